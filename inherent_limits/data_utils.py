@@ -1,0 +1,179 @@
+"""Loading a task's raw split and turning it into a canonical `datasets.Dataset`.
+
+Three sources, chosen per task:
+  * a local folder (`--data_dir`, or $INHERENT_LIMITS_DATA_DIR) holding
+    `<task>/<hub split>.jsonl` in the hub's schema (nested folders for task
+    names with a slash);
+  * the creators' manual downloads (`--manual_dir`, or
+    $INHERENT_LIMITS_MANUAL_DIR) for story_cloze, newsroom, opin_idebate,
+    opin_movie (and the reference's translated Social IQa);
+  * the Hugging Face hub otherwise, with the reference's paths and its
+    100k-row streaming cut-off.
+`bundled` as a directory means the data shipped inside the package.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import itertools
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+from .config import DATA_DIR_ENV, MANUAL_DIR_ENV, STREAM_CUTOFF, TaskSpec, get_task
+from .errors import UserError
+from .preprocess import RowError
+
+BUNDLED_ROOT = Path(__file__).resolve().parent / "bundled_data"
+BUNDLED_RAW = BUNDLED_ROOT / "raw"
+BUNDLED_MANUAL = BUNDLED_ROOT / "manual_downloads"
+HALVES_SEED = 25  # the reference's fixed seed for the SampleGen partition
+
+
+def resolve_dir(value: Optional[str], env: str, bundled: Path) -> Optional[Path]:
+    """A directory flag: explicit value, else the environment variable; `bundled` = shipped data."""
+    value = value or os.environ.get(env) or None
+    if value is None:
+        return None
+    return bundled if value == "bundled" else Path(value).expanduser()
+
+
+def local_path(data_dir: Path, task: str, split: str) -> Path:
+    return data_dir.joinpath(*task.split("/"), f"{split}.jsonl")
+
+
+def read_jsonl(path: Path, limit: Optional[int] = None) -> Iterator[tuple[int, dict]]:
+    """(line number, row) pairs; a malformed line is a UserError naming file and line."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        count = 0
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise UserError(f"{path}:{lineno}: malformed JSON ({err.msg}); "
+                                "each line must be one JSON object") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+            yield lineno, row
+            count += 1
+            if limit is not None and count >= limit:
+                return
+
+
+def _read_manual(spec: TaskSpec, manual_dir: Path, split: str) -> tuple[str, Iterable[tuple[int, dict]]]:
+    source = spec.manual
+    candidates = [manual_dir / f.format(split=split) for f in source.files]
+    path = next((p for p in candidates if p.exists()), None)
+    if path is None:
+        raise UserError(f"task {spec.name}: manual download not found at {candidates[0]}. "
+                        f"To get it: {source.how.format(split=split)} ({source.url}).")
+    if source.fmt == "tsv":
+        with open(path, encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        return str(path), enumerate(rows, 2)
+    if source.fmt == "json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise UserError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from None
+        if not isinstance(data, list):
+            raise UserError(f"{path}: expected a JSON array of objects")
+        return str(path), enumerate(data, 1)
+    if source.fmt == "jsonl":
+        return str(path), read_jsonl(path, limit=STREAM_CUTOFF)
+    import datasets  # arrow: a dataset saved with save_to_disk
+    return str(path), enumerate(datasets.load_from_disk(str(path)), 1)
+
+
+def _read_hub(spec: TaskSpec, split: str, trust_remote_code: bool) -> tuple[str, Iterable[tuple[int, dict]]]:
+    import datasets
+    where = f"{spec.hub_path}" + (f" (config {spec.hub_name})" if spec.hub_name else "")
+    kwargs = {"split": split, "streaming": spec.streaming}
+    if trust_remote_code:
+        kwargs["trust_remote_code"] = True
+    try:
+        loaded = datasets.load_dataset(spec.hub_path, spec.hub_name, **kwargs)
+        rows = list(itertools.islice(loaded, STREAM_CUTOFF)) if spec.streaming else list(loaded)
+    except Exception as err:  # offline, missing dataset, missing split: all are user-fixable
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise UserError(
+            f"task {spec.name}: could not load hub dataset {where}, split {split!r}: {reason}. "
+            f"Offline? Pass --data_dir DIR with {spec.name}/{split}.jsonl in the hub's schema "
+            f"(or set {DATA_DIR_ENV}); `--data_dir bundled` uses the shipped sample data.") from None
+    return f"hub:{where}", enumerate(rows, 1)
+
+
+def read_raw(spec: TaskSpec, split: str, data_dir: Optional[Path], manual_dir: Optional[Path],
+             trust_remote_code: bool = False) -> tuple[str, Iterable[tuple[int, dict]]]:
+    """(source description, numbered raw rows) for one hub split of a task."""
+    if data_dir is not None:
+        path = local_path(data_dir, spec.name, split)
+        if path.exists():
+            return str(path), read_jsonl(path)
+        if not spec.manual:
+            raise UserError(f"task {spec.name}: local file {path} not found; write the hub split "
+                            f"{split!r} there as JSON lines, or drop --data_dir to use the hub")
+    if spec.manual:
+        if manual_dir is None:
+            raise UserError(f"task {spec.name} needs a manual download: {spec.manual.how} "
+                            f"({spec.manual.url}), then pass --manual_dir DIR (or set {MANUAL_DIR_ENV})")
+        return _read_manual(spec, manual_dir, split)
+    return _read_hub(spec, split, trust_remote_code)
+
+
+def canonical_rows(spec: TaskSpec, source: str, rows: Iterable[tuple[int, dict]]) -> list[dict]:
+    """Check required columns and preprocess; errors name the task, file and row."""
+    out = []
+    for number, row in rows:
+        missing = [c for c in spec.required if c not in row]
+        if missing:
+            raise UserError(f"task {spec.name}: row {number} of {source} lacks required column "
+                            f"{missing[0]!r} (needs {', '.join(spec.required)})")
+        try:
+            done = spec.preprocess(row, spec)
+        except (RowError, KeyError, IndexError, ValueError, TypeError, AttributeError) as err:
+            raise UserError(f"task {spec.name}: row {number} of {source} cannot be preprocessed: "
+                            f"{type(err).__name__}: {err}") from None
+        if done is not None:
+            out.append(done)
+    if not out:
+        raise UserError(f"task {spec.name}: {source} has no usable rows")
+    return out
+
+
+def load_task(task: str, role: str = "train", data_dir: Optional[str] = None,
+              manual_dir: Optional[str] = None, trust_remote_code: bool = False):
+    """Load a task's split for a role (train, test or gold) as a canonical Dataset."""
+    import datasets
+    spec = get_task(task)
+    split = spec.split_for(role)
+    source, rows = read_raw(spec, split,
+                            resolve_dir(data_dir, DATA_DIR_ENV, BUNDLED_RAW),
+                            resolve_dir(manual_dir, MANUAL_DIR_ENV, BUNDLED_MANUAL),
+                            trust_remote_code)
+    return datasets.Dataset.from_list(canonical_rows(spec, source, rows))
+
+
+def split_halves(dataset, seed: int = HALVES_SEED):
+    """Two disjoint halves of a shuffled dataset (SampleGen draws examples from the other half)."""
+    shuffled = dataset.shuffle(seed=seed)
+    half = len(shuffled) // 2
+    return (shuffled.select(range(half)).flatten_indices(),
+            shuffled.select(range(half, len(shuffled))).flatten_indices())
+
+
+def bundled_splits(spec: TaskSpec) -> dict[str, bool]:
+    """For each distinct hub split the task uses: is there shipped sample data for it?"""
+    out = {}
+    for role in ("train", "test", "gold"):
+        split = spec.split_for(role)
+        path = local_path(BUNDLED_RAW, spec.name, split)
+        if not path.exists() and spec.manual:
+            path = next((BUNDLED_MANUAL / f.format(split=split) for f in spec.manual.files
+                         if (BUNDLED_MANUAL / f.format(split=split)).exists()), path)
+        out[split] = path.exists()
+    return out

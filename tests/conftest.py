@@ -1,0 +1,26 @@
+"""Test setup: never touch the network; run CLIs in a subprocess with the same interpreter."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.pop("INHERENT_LIMITS_DATA_DIR", None)
+os.environ.pop("INHERENT_LIMITS_MANUAL_DIR", None)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(args, cwd=None, env_extra=None, timeout=300):
+    """Run `python <args>` from the repository root; return the CompletedProcess."""
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, *args], cwd=cwd or REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

@@ -1,0 +1,47 @@
+"""Stage-script conventions: --help, real booleans with the reference's spellings, --list_tasks."""
+import argparse
+
+import pytest
+
+from inherent_limits import config
+from inherent_limits.cli_args import str2bool
+
+
+@pytest.mark.parametrize("text,value", [("True", True), ("False", False), ('"False"'.strip('"'), False),
+                                        ("true", True), ("0", False), ("yes", True), (True, True)])
+def test_str2bool_accepts_the_reference_spellings(text, value):
+    assert str2bool(text) is value
+
+
+def test_str2bool_rejects_garbage():
+    with pytest.raises(argparse.ArgumentTypeError):
+        str2bool("maybe")
+
+
+def test_create_prompts_booleans_mean_what_they_say():
+    import create_prompts
+    parser = create_prompts.build_parser()
+    args = parser.parse_args(["--create_custom_prompts", "False", "--do_unify", "False",
+                              "--make_gold_pipeline_test", "True", "--corrupt_samples"])
+    assert (args.create_custom_prompts, args.do_unify, args.make_gold_pipeline_test, args.corrupt_samples) == (
+        False, False, True, True)
+    assert parser.parse_args([]).convert_letter_choices is True
+
+
+def test_list_tasks_prints_one_line_per_task(cli):
+    out = cli(["create_prompts.py", "--list_tasks"])
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for task, spec in config.TASKS.items():
+        line = next(l for l in lines if l.split()[:1] == [task])
+        assert config.group_of(task) in line and spec.source in line and line.rstrip().endswith("yes")
+
+
+def test_help_explains_every_flag(cli):
+    out = cli(["create_prompts.py", "--help"])
+    assert out.returncode == 0 and "--num_datapoints" in out.stdout and "--data_dir" in out.stdout
+
+
+def test_building_prompts_is_announced_not_faked(cli):
+    out = cli(["create_prompts.py", "--num_datapoints", "10"])
+    assert out.returncode == 2 and out.stderr.startswith("error: building prompt datasets is not available yet")
