@@ -94,7 +94,8 @@ _ROUGE = ("rouge",)
 def _nli(name, **kw):
     return TaskSpec(name=name, preprocess=pp.class_label, label_names=NLI3,
                     fields=("premise", "hypothesis", "options"),
-                    required=("premise", "hypothesis", "label"), template_family="mnli", **kw)
+                    required=("premise", "hypothesis", "label"),
+                    template_family="snli" if name == "snli" else "mnli", **kw)
 
 
 def _anli(round_: int):
@@ -127,6 +128,17 @@ def _summary(name, hub_path, source_fields, target, hub_name=None, renames=None,
                     required=tuple(raw_name.get(f, f) for f in source_fields) + (target,),
                     renames=renames or {}, target_fields=(target,), template_family=name,
                     metrics=_ROUGE, **kw)
+
+
+def _opinion(name, preprocess, fields, target, required, filename):
+    """Opinion abstracts (Wang & Ling, 2016): a manual download in the creators' JSON."""
+    return TaskSpec(name=name, preprocess=preprocess, fields=fields, required=required,
+                    target_fields=(target,), streaming=False, template_family=name, metrics=_ROUGE,
+                    manual=ManualSource(
+                        files=(f"opinion_abstracts/{filename}",), fmt="json",
+                        url="http://www.ccs.neu.edu/home/luwang/",
+                        how=f"download the opinion abstracts corpus (Wang & Ling, 2016) and put "
+                            f"{filename} in <manual_dir>/opinion_abstracts/"))
 
 
 def _bigbench(name, config=None, num_choices=0, cleanup=()):
@@ -332,24 +344,10 @@ _TASKS: tuple[TaskSpec, ...] = (
              streaming=False, template_family="newsroom", metrics=_ROUGE),
     _summary("samsum", "samsum", ("dialogue",), "summary"),
     _summary("xsum", "knkarthick/xsum", ("text",), "summary", renames={"dialogue": "text"}),
-    TaskSpec(name="opin_idebate", preprocess=pp.opin_idebate,
-             fields=("claim", "argument_sentences", "debate_name"),
-             required=("_claim", "_argument_sentences", "_debate_name"), target_fields=("claim",),
-             manual=ManualSource(
-                 files=("opinion_abstracts/idebate.json",), fmt="json",
-                 url="http://www.ccs.neu.edu/home/luwang/",
-                 how="download the opinion abstracts corpus (Wang & Ling, 2016) and put idebate.json "
-                     "in <manual_dir>/opinion_abstracts/"),
-             streaming=False, template_family="opin_idebate", metrics=_ROUGE),
-    TaskSpec(name="opin_movie", preprocess=pp.opin_movie,
-             fields=("movie", "numbered_reviews", "critic_consensus", "first_review"),
-             required=("_movie_name", "_critics", "_critic_consensus"), target_fields=("critic_consensus",),
-             manual=ManualSource(
-                 files=("opinion_abstracts/rottentomatoes.json",), fmt="json",
-                 url="http://www.ccs.neu.edu/home/luwang/",
-                 how="download the opinion abstracts corpus (Wang & Ling, 2016) and put "
-                     "rottentomatoes.json in <manual_dir>/opinion_abstracts/"),
-             streaming=False, template_family="opin_movie", metrics=_ROUGE),
+    _opinion("opin_idebate", pp.opin_idebate, ("claim", "argument_sentences", "debate_name"), "claim",
+             ("_claim", "_argument_sentences", "_debate_name"), "idebate.json"),
+    _opinion("opin_movie", pp.opin_movie, ("movie", "numbered_reviews", "critic_consensus", "first_review"),
+             "critic_consensus", ("_movie_name", "_critics", "_critic_consensus"), "rottentomatoes.json"),
     # --- BigBench, GSM8K, translated Social IQa (test only) ---
     _bigbench("figure_of_speech_detection"),
     _bigbench("logical_deduction"),

@@ -1,0 +1,53 @@
+"""Template files are parsed, never executed; the shipped wording covers every task family."""
+import pytest
+
+from inherent_limits.config import TASKS
+from inherent_limits.errors import UserError
+from inherent_limits.templates import check_placeholders, placeholders, read_patterns
+
+TARGET_ALIASES = {"answer", "answer_str", "numbered_answers", "target"}
+
+
+def test_shipped_templates_cover_every_family_with_valid_placeholders():
+    patterns = read_patterns()
+    for spec in TASKS.values():
+        if spec.template_family is None:
+            continue
+        pairs = patterns[spec.template_family]
+        assert len(pairs) >= 5, spec.template_family
+        allowed = set(spec.input_fields) | {"options_"}
+        for source, target in pairs[:5]:
+            check_placeholders(source, allowed, f"{spec.template_family} ({spec.name})")
+            assert '"' not in source
+            (targ,) = placeholders(target)
+            assert targ in TARGET_ALIASES | set(spec.target_fields), (spec.name, target)
+            assert targ not in placeholders(source)
+
+
+def test_reader_never_executes_code(tmp_path):
+    marker = tmp_path / "executed"
+    evil = tmp_path / "evil.py"
+    evil.write_text(f"open({str(marker)!r}, 'w').write('x')\nPATTERNS = {{'rte': [('{{premise}}', '{{answer}}')]}}\n")
+    assert read_patterns(evil) == {"rte": [("{premise}", "{answer}")]}
+    assert not marker.exists()
+    computed = tmp_path / "computed.py"
+    computed.write_text("PATTERNS = dict(rte=[])\n")
+    with pytest.raises(UserError, match="plain literal"):
+        read_patterns(computed)
+
+
+def test_reader_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("PATTERNS = {\n")
+    with pytest.raises(UserError, match="not valid Python"):
+        read_patterns(bad)
+    empty = tmp_path / "empty.py"
+    empty.write_text("X = 1\n")
+    with pytest.raises(UserError, match="no `PATTERNS"):
+        read_patterns(empty)
+    shape = tmp_path / "shape.py"
+    shape.write_text("PATTERNS = {'rte': ['only one string']}\n")
+    with pytest.raises(UserError, match="list of \\(input, target\\)"):
+        read_patterns(shape)
+    with pytest.raises(UserError, match="unknown placeholder {hypothesys}"):
+        check_placeholders("{premise} {hypothesys}", {"premise", "hypothesis"}, "rte")
