@@ -36,16 +36,3 @@ def save_dataset(dataset, target: Path, overwrite: bool = True) -> None:
     with atomic_dir(target, overwrite=overwrite) as tmp:
         dataset.save_to_disk(str(tmp))
 
-
-def write_text(target: Path, text: str) -> None:
-    """Write a text file atomically."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -61,6 +61,12 @@ def test_mixture_setups_are_data():
     assert sorted(config.MIXTURE_SETUPS) == ["default"] + [f"setup{i}" for i in range(1, 8)]
 
 
+def test_cluster_and_category_lookups():
+    assert (config.cluster_of("wic"), config.category_of("misc")) == ("misc", "nlu")
+    assert config.category_of(config.cluster_of("dart")) == "nlg"
+    assert [config.group_of(t) for t in ("gsm8k", "social_iqa", "mnli_matched")] == ["other", "bigbench", "other"]
+
+
 def test_unknown_task_suggests_close_names():
     with pytest.raises(UserError, match="anli_r1"):
         config.get_task("anli_r4")
