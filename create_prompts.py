@@ -36,9 +36,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pin one template (0-4); default: random among the first five, as the reference")
     p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     p.add_argument("--root", default=".", help="root folder of data/, saved_models/ and the logs (default: .)")
+    p.add_argument("--flan_templates", default=None,
+                   help="FLAN-style template file (PATTERNS dict), e.g. the reference's prompts/flan_orig.py "
+                        "(parsed, never executed); default: the project's own wording")
+    p.add_argument("--prompt_templates", default=None,
+                   help="templates.json with system prompts and SampleGen formats, e.g. the reference's "
+                        "prompts/templates.json; default: the project's own wording")
     add_data_sources(p)
     add_bool(p, "--overwrite", False, "rebuild datasets that already exist")
     return p
+
+
+def variant_suffix(args) -> str:
+    """Folder suffix naming the variants in effect (none: the plain formats)."""
+    parts = [("_unified", args.do_unify), ("_corrupt", args.corrupt_samples),
+             ("_noanswer", args.no_answer_samplegen), ("_relevance", args.make_adv_prompts),
+             ("_letters", not args.convert_letter_choices)]
+    return "".join(name for name, on in parts if on)
 
 
 def main(argv=None) -> None:
@@ -47,9 +61,39 @@ def main(argv=None) -> None:
         from inherent_limits.listing import task_table
         print(task_table())
         return
-    raise UserError("building prompt datasets is not available yet (it arrives with the prompt-"
-                    "datasets stage); `--list_tasks` works, and `python -m inherent_limits.demo` "
-                    "loads and preprocesses every task")
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from inherent_limits import config
+    from inherent_limits.build_datasets import BuildRequest, build_task
+    from inherent_limits.prompt_builder import PromptBuilder, Variant
+    from inherent_limits.run_info import git_hash, job_id
+
+    default = config.TRAIN_TASKS if args.dataset_type == "train+val" else config.TEST_TASKS
+    tasks = config.resolve_tasks(args.tasks) if args.tasks else list(default)
+    untemplated = [t for t in tasks if config.get_task(t).template_family is None]
+    if untemplated:
+        raise UserError(f"{', '.join(untemplated)}: BigBench/GSM8K items are formatted by test.py "
+                        "at test time, not by create_prompts.py")
+    if args.num_datapoints < 2:
+        raise UserError("--num_datapoints must be at least 2 (one training and one validation row)")
+    variant = Variant(num_inner=args.num_inner, corrupt=args.corrupt_samples,
+                      no_answer=args.no_answer_samplegen, unify=args.do_unify,
+                      convert_letter_choices=args.convert_letter_choices, template_index=args.template_index)
+    import datasets
+    datasets.disable_progress_bars()
+    builder = PromptBuilder.from_files(args.flan_templates, args.prompt_templates, variant)
+    request = BuildRequest(custom=args.create_custom_prompts, dataset_type=args.dataset_type,
+                           gold_pipeline=args.make_gold_pipeline_test, relevance=args.make_adv_prompts,
+                           num_data=args.num_datapoints, seed=args.seed, data_dir=args.data_dir,
+                           manual_dir=args.manual_dir, variant_suffix=variant_suffix(args))
+    print(f"job-{job_id(args.slurm_job_id)} (git {git_hash()}): building {len(tasks)} task(s), {request}")
+    built, skipped = [], []
+    for task in tqdm(tasks, desc="build tasks", unit="task"):
+        path = build_task(task, Path(args.root), request, builder, overwrite=args.overwrite)
+        (built if path else skipped).append(task)
+    print(f"built {len(built)}, skipped {len(skipped)} complete (use --overwrite to rebuild)")
 
 
 if __name__ == "__main__":

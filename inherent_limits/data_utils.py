@@ -18,6 +18,7 @@ import gzip
 import itertools
 import json
 import os
+import random
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
@@ -145,25 +146,31 @@ def canonical_rows(spec: TaskSpec, source: str, rows: Iterable[tuple[int, dict]]
     return out
 
 
-def load_task(task: str, role: str = "train", data_dir: Optional[str] = None,
-              manual_dir: Optional[str] = None, trust_remote_code: bool = False):
-    """Load a task's split for a role (train, test or gold) as a canonical Dataset."""
-    import datasets
+def load_task_rows(task: str, role: str = "train", data_dir: Optional[str] = None,
+                   manual_dir: Optional[str] = None, trust_remote_code: bool = False) -> list[dict]:
+    """A task's split for a role (train, test or gold) as canonical rows (plain dicts)."""
     spec = get_task(task)
     split = spec.split_for(role)
     source, rows = read_raw(spec, split,
                             resolve_dir(data_dir, DATA_DIR_ENV, BUNDLED_RAW),
                             resolve_dir(manual_dir, MANUAL_DIR_ENV, BUNDLED_MANUAL),
                             trust_remote_code)
-    return datasets.Dataset.from_list(canonical_rows(spec, source, rows))
+    return canonical_rows(spec, source, rows)
 
 
-def split_halves(dataset, seed: int = HALVES_SEED):
-    """Two disjoint halves of a shuffled dataset (SampleGen draws examples from the other half)."""
-    shuffled = dataset.shuffle(seed=seed)
-    half = len(shuffled) // 2
-    return (shuffled.select(range(half)).flatten_indices(),
-            shuffled.select(range(half, len(shuffled))).flatten_indices())
+def load_task(task: str, role: str = "train", data_dir: Optional[str] = None,
+              manual_dir: Optional[str] = None, trust_remote_code: bool = False):
+    """Load a task's split for a role (train, test or gold) as a canonical Dataset."""
+    import datasets
+    return datasets.Dataset.from_list(load_task_rows(task, role, data_dir, manual_dir, trust_remote_code))
+
+
+def split_halves(rows: list, seed: int = HALVES_SEED) -> tuple[list, list]:
+    """Two disjoint halves of the seeded-shuffled rows (SampleGen draws examples from the other half)."""
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    half = len(order) // 2
+    return [rows[i] for i in order[:half]], [rows[i] for i in order[half:]]
 
 
 def bundled_splits(spec: TaskSpec) -> dict[str, bool]:

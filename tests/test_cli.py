@@ -5,6 +5,7 @@ import pytest
 
 from inherent_limits import config
 from inherent_limits.cli_args import str2bool
+from conftest import REPO
 
 
 @pytest.mark.parametrize("text,value", [("True", True), ("False", False), ('"False"'.strip('"'), False),
@@ -42,6 +43,16 @@ def test_help_explains_every_flag(cli):
     assert out.returncode == 0 and "--num_datapoints" in out.stdout and "--data_dir" in out.stdout
 
 
-def test_building_prompts_is_announced_not_faked(cli):
-    out = cli(["create_prompts.py", "--num_datapoints", "10"])
-    assert out.returncode == 2 and out.stderr.startswith("error: building prompt datasets is not available yet")
+def test_reference_readme_command_runs_unchanged(cli, tmp_path):
+    out = cli([str(REPO / "create_prompts.py"), "--num_datapoints", "10", "--create_custom_prompts", "True",
+               "--dataset_type", "train+val", "--tasks", "rte", "wmt16/ro-en"], cwd=tmp_path,
+              env_extra={"INHERENT_LIMITS_DATA_DIR": "bundled", "INHERENT_LIMITS_MANUAL_DIR": "bundled"})
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "data" / "mix_prompts" / "rte" / "10" / "dataset_samples_train.json").exists()
+    assert (tmp_path / "data" / "mix_prompts" / "wmt16" / "ro-en" / "10" / "train").is_dir()
+
+
+def test_bigbench_tasks_are_refused_with_a_reason(cli, tmp_path):
+    out = cli([str(REPO / "create_prompts.py"), "--tasks", "gsm8k", "--data_dir", "bundled"], cwd=tmp_path)
+    assert out.returncode == 2 and "formatted by test.py" in out.stderr
+    assert not (tmp_path / "data").exists()
