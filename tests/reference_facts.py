@@ -115,3 +115,15 @@ REFERENCE_CLUSTER_SIZES = {
     "reading_comp": 6, "reading_comp_with_cs": 2, "coreference": 3, "misc": 7,
     "struct_to_text_nlg": 4, "translation_nlg": 9, "summarization_nlg": 8,
 }
+
+# Tasks each mixture setup of the reference's make_mixtures.py trains on (its clusters_to_drop /
+# tasks_to_drop per setup, then its always-drop list), worked out by hand from its code.
+REFERENCE_DEFAULT_MIXTURE = [
+    "anli_r1", "anli_r2", "anli_r3", "rte", "cb", "snli", "mnli", "wnli", "copa", "hellaswag", "piqa",
+    "imdb_reviews", "sentiment140", "sst2", "mrpc", "qqp", "paws_wiki", "arc", "arc_easy", "bool_q", "drop",
+    "multirc", "openbookqa", "cosmos_qa", "dpr_raw", "common_gen", "e2e_nlg", "web_nlg", "para_crawl/ende",
+    "para_crawl/enes", "para_crawl/enfr", "wmt16/cs-en", "wmt16/de-en", "wmt16/fi-en", "wmt16/ru-en",
+    "wmt16/tr-en",
+]
+REFERENCE_SETUP_SIZES = {"setup1": 18, "setup2": 23, "setup3": 0, "setup4": 1, "setup5": 48, "setup6": 48,
+                         "setup7": 49}

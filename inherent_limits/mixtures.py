@@ -1,0 +1,76 @@
+"""Stage 2: examples-proportional mixing of per-task datasets (seqio's mixing_rate_num_examples).
+
+rate_i = min(n_i, maximum) / sum_j min(n_j, maximum), optionally ** (1 / temperature) and
+renormalised; each task capped at size_limit rows; interleaved with a seed; 10% dev split.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from tqdm import tqdm
+
+from .config import MIXTURE_SETUPS, mixture_tasks
+from .errors import UserError
+from .io_utils import atomic_dir
+
+DEV_FRACTION = 0.1
+
+
+def mixing_rates(sizes: list[int], maximum: Optional[int] = 3000, temperature: float = 1.0) -> list[float]:
+    """Examples-proportional rates with a cap, as seqio.mixing_rate_num_examples."""
+    capped = [min(n, maximum) if maximum else n for n in sizes]
+    total = sum(capped)
+    if total == 0:
+        raise UserError("every dataset of the mixture is empty")
+    rates = [c / total for c in capped]
+    if temperature != 1.0:
+        rates = [r ** (1.0 / temperature) for r in rates]
+        norm = sum(rates)
+        rates = [r / norm for r in rates]
+    return rates
+
+
+def setup_name(setup: str) -> str:
+    """Accept `default`, `setup3` or the reference's bare number `3`."""
+    name = f"setup{setup}" if setup.isdigit() else setup
+    if name not in MIXTURE_SETUPS:
+        raise UserError(f"unknown mixture setup {setup!r}; choose from {', '.join(MIXTURE_SETUPS)}")
+    return name
+
+
+def mixture_dir(root: Path, prompt_format: str, setup: str, variant: str = "") -> Path:
+    name = f"{prompt_format}_mixture" + (f"_{variant}" if variant else "")
+    return root / "data" / (name if setup == "default" else f"{name}_{setup}")
+
+
+def make_mixture(root: Path, prompt_format: str, setup: str = "default", variant: str = "",
+                 num_datapoints: int = 30000, maximum: int = 3000, size_limit: int = 30000,
+                 temperature: float = 1.0, seed: int = 42, overwrite: bool = False) -> tuple[Path, list]:
+    """Mix the tasks of a setup into data/<format>_mixture[...]; returns (path, [(task, rate)])."""
+    import datasets
+    setup = setup_name(setup)
+    tasks = mixture_tasks(setup)
+    if not tasks:
+        raise UserError(f"mixture {setup} ({MIXTURE_SETUPS[setup].description}) selects no task "
+                        "once the always-held-out tasks are removed")
+    folder = root / "data" / (prompt_format + (f"_{variant}" if variant else ""))
+    loaded = []
+    for task in tqdm(tasks, desc="load task datasets", unit="task"):
+        path = folder.joinpath(*task.split("/"), str(num_datapoints), "train")
+        if not path.exists():
+            custom = "True" if prompt_format.startswith("mix") else "False"
+            raise UserError(f"{path} not found: build it first with `python create_prompts.py "
+                            f"--num_datapoints {num_datapoints} --create_custom_prompts {custom} "
+                            f"--dataset_type train+val --root {root}`")
+        data = datasets.load_from_disk(str(path))
+        loaded.append(data.select(range(min(len(data), size_limit))))
+    rates = mixing_rates([len(d) for d in loaded], maximum, temperature)
+    target = mixture_dir(root, prompt_format, setup, variant)
+    if target.exists() and not overwrite:
+        raise UserError(f"{target} exists; pass --overwrite to rebuild it")
+    mixture = datasets.interleave_datasets(loaded, probabilities=rates, seed=seed)
+    split = mixture.train_test_split(test_size=DEV_FRACTION, seed=seed)
+    with atomic_dir(target, overwrite=overwrite) as tmp:
+        split.save_to_disk(str(tmp))
+    return target, list(zip(tasks, rates))
