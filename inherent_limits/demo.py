@@ -1,9 +1,11 @@
-"""The embedded-default run: load every task from the bundled data, preprocess, save, summarise.
+"""The embedded-default run on the bundled data: preprocess, build prompt datasets, mix.
 
     python -m inherent_limits.demo [--root demo_run] [--tasks all]
 
-Later stages extend this into the whole pipeline; today it proves that every
-registered task loads from the shipped raw data into canonical datasets.
+Stage 0 loads every task from the shipped raw data into canonical datasets; stage 1
+builds the Regular and SampleGen train+val datasets of the training tasks and the
+Regular, SampleGen and Gold Pipeline test sets of the test tasks; stage 2 mixes the
+default training mixtures. Later stages (training, evaluation, correlation) extend it.
 """
 from __future__ import annotations
 
@@ -15,8 +17,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .cli_args import add_data_sources
-from .config import get_task, group_of, resolve_tasks
+from .build_datasets import BuildRequest, build_task
+from .config import TEST_TASKS, TRAIN_TASKS, get_task, group_of, mixture_tasks, resolve_tasks
 from .data_utils import load_task
+from .mixtures import make_mixture
+from .prompt_builder import PromptBuilder
 from .errors import run_cli
 from .io_utils import save_dataset
 
@@ -37,6 +42,27 @@ def preprocess_tasks(tasks: list[str], root: Path, data_dir: str, manual_dir: st
     return summary
 
 
+DEMO_NUM_DATA = 16
+
+
+def build_prompt_datasets(tasks: list[str], root: Path, data_dir: str, manual_dir: str) -> None:
+    """Stage 1 for the chosen tasks, then stage 2 when every default-mixture task was built."""
+    builder = PromptBuilder.from_files()
+    common = dict(num_data=DEMO_NUM_DATA, data_dir=data_dir, manual_dir=manual_dir)
+    jobs = [(BuildRequest(custom=c, dataset_type="train+val", **common), [t for t in tasks if t in TRAIN_TASKS])
+            for c in (False, True)]
+    jobs += [(BuildRequest(custom=c, dataset_type="test", gold_pipeline=g, **common),
+              [t for t in tasks if t in TEST_TASKS]) for c, g in ((False, False), (True, False), (True, True))]
+    for request, chosen in jobs:
+        for task in tqdm(chosen, desc=f"build {request.dataset_type} custom={request.custom} "
+                                      f"gold={request.gold_pipeline}", unit="task", file=sys.stdout):
+            build_task(task, root, request, builder, overwrite=True)
+    if set(mixture_tasks("default")) <= set(tasks):
+        for fmt in ("flan_prompts", "mix_prompts"):
+            path, rates = make_mixture(root, fmt, num_datapoints=DEMO_NUM_DATA, seed=42, overwrite=True)
+            print(f"mixture {path}: {len(rates)} tasks")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="demo_run", help="output root (default: demo_run)")
@@ -55,7 +81,9 @@ def main(argv=None) -> None:
         shown = label if len(label) <= 40 else label[:37] + "..."
         print(f"{task:34} {group:22} {split:20} {rows:5d}  {shown!r}")
     print(f"\n{len(tasks)} tasks, {sum(r[3] for r in summary)} rows, saved under "
-          f"{Path(args.root) / 'data' / 'preprocessed'} in {time.time() - start:.1f}s")
+          f"{Path(args.root) / 'data' / 'preprocessed'} in {time.time() - start:.1f}s\n")
+    build_prompt_datasets(tasks, Path(args.root), args.data_dir or "bundled", args.manual_dir or "bundled")
+    print(f"\nprompt datasets and mixtures under {Path(args.root) / 'data'} ({time.time() - start:.1f}s in all)")
 
 
 if __name__ == "__main__":

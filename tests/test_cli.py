@@ -56,3 +56,13 @@ def test_bigbench_tasks_are_refused_with_a_reason(cli, tmp_path):
     out = cli([str(REPO / "create_prompts.py"), "--tasks", "gsm8k", "--data_dir", "bundled"], cwd=tmp_path)
     assert out.returncode == 2 and "formatted by test.py" in out.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_demo_runs_stages_zero_to_two(cli, tmp_path):
+    out = cli(["-m", "inherent_limits.demo", "--root", str(tmp_path), "--tasks", "rte", "qnli", "wmt16/ro-en"])
+    assert out.returncode == 0, out.stderr
+    data = tmp_path / "data"
+    assert (data / "preprocessed" / "wmt16" / "ro-en" / "test").is_dir()
+    assert (data / "mix_prompts" / "rte" / "16" / "train").is_dir()
+    assert (data / "gold_pipeline_test" / "qnli" / "test_data").is_dir()
+    assert not (data / "flan_prompts_mixture").exists()  # mixtures need every default task
