@@ -168,3 +168,15 @@ def test_same_seed_same_datasets_and_other_seed_differs():
     assert a == build_rows(spec, request, PromptBuilder.from_files())
     other = BuildRequest(custom=True, dataset_type="train+val", num_data=8, data_dir="bundled", seed=7)
     assert a != build_rows(spec, other, PromptBuilder.from_files())
+
+
+def test_relevance_examples_come_from_another_cluster_of_the_same_category():
+    from inherent_limits.build_datasets import relevance_task
+    from inherent_limits.config import category_of, cluster_of
+    for seed in range(20):
+        other = relevance_task(TASKS["rte"], random.Random(seed))
+        assert cluster_of(other) != "nli" and category_of(cluster_of(other)) == "nlu"
+    request = BuildRequest(custom=True, dataset_type="train+val", relevance=True, num_data=8,
+                           data_dir="bundled", manual_dir="bundled")
+    texts = build_rows(TASKS["wmt16/ro-en"], request, PromptBuilder.from_files())["text"]
+    assert texts and all("Example 2:" in t and "\nLang1 1:" not in t for t in texts)
