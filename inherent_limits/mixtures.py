@@ -54,6 +54,9 @@ def make_mixture(root: Path, prompt_format: str, setup: str = "default", variant
     if not tasks:
         raise UserError(f"mixture {setup} ({MIXTURE_SETUPS[setup].description}) selects no task "
                         "once the always-held-out tasks are removed")
+    target = mixture_dir(root, prompt_format, setup, variant)
+    if target.exists() and not overwrite:
+        raise UserError(f"{target} exists; pass --overwrite to rebuild it")
     folder = root / "data" / (prompt_format + (f"_{variant}" if variant else ""))
     loaded = []
     for task in tqdm(tasks, desc="load task datasets", unit="task"):
@@ -66,9 +69,6 @@ def make_mixture(root: Path, prompt_format: str, setup: str = "default", variant
         data = datasets.load_from_disk(str(path))
         loaded.append(data.select(range(min(len(data), size_limit))))
     rates = mixing_rates([len(d) for d in loaded], maximum, temperature)
-    target = mixture_dir(root, prompt_format, setup, variant)
-    if target.exists() and not overwrite:
-        raise UserError(f"{target} exists; pass --overwrite to rebuild it")
     mixture = datasets.interleave_datasets(loaded, probabilities=rates, seed=seed)
     split = mixture.train_test_split(test_size=DEV_FRACTION, seed=seed)
     with atomic_dir(target, overwrite=overwrite) as tmp:

@@ -27,7 +27,6 @@ REQUIRED_KEYS = {
     "sys-prompt-flan-test-new": {"formatted_main_sample"},
     "outer-template-4": {"sys_and_main", "ic_string", "main_sample_parsed", "ending"},
     "gen-inner-template-num2": {"example_num", "components", "answer"},
-    "main-inner-template": {"components", "answer"},
 }
 TARGET_ALIASES = {"answer", "answer_str", "numbered_answers", "target", "label"}
 
