@@ -6,7 +6,8 @@
     data/mix_prompts_test[_<variant>]/<task>/test_data       SampleGen test
     data/gold_pipeline_test[_<variant>]/<task>/test_data     Gold Pipeline test
 
-Columns as the reference: text, labels, gold_options. Everything is written to a
+Columns as the reference: text, labels, gold_options; test sets add references (every
+accepted answer) and group_id (MultiRC's question). Everything is written to a
 temporary folder and renamed; a complete output is skipped unless overwrite.
 """
 from __future__ import annotations
@@ -71,7 +72,7 @@ def build_rows(spec: TaskSpec, request: BuildRequest, builder: PromptBuilder) ->
     rng = random.Random(f"{request.seed}:{spec.name}")
     testing = request.dataset_type == "test"
     rows = load_task_rows(spec.name, "test" if testing else "train", request.data_dir, request.manual_dir)
-    texts, labels, gold = [], [], []
+    texts, labels, gold, references, groups = [], [], [], [], []
     if request.custom and not testing:
         main_rows, pool = split_halves(rows)
         ex_spec = spec
@@ -97,7 +98,13 @@ def build_rows(spec: TaskSpec, request: BuildRequest, builder: PromptBuilder) ->
         texts.append(text)
         labels.append(label)
         gold.append(list(row["options"]) or [""])
-    return {"text": texts, "labels": labels, "gold_options": gold}
+        # a template that picks another target field (e.g. the translation direction) has one answer
+        references.append(list(row["references"]) if label == row["label"] else [label])
+        groups.append(str(row.get("group_id", "")))
+    columns = {"text": texts, "labels": labels, "gold_options": gold}
+    if testing:  # what the task metrics need beyond the label (all SQuAD answers, MultiRC questions)
+        columns.update(references=references, group_id=groups)
+    return columns
 
 
 def build_task(task: str, root: Path, request: BuildRequest, builder: PromptBuilder,

@@ -21,6 +21,12 @@ STREAM_CUTOFF = 100_000  # the reference streams at most this many rows per spli
 DATA_DIR_ENV = "INHERENT_LIMITS_DATA_DIR"
 MANUAL_DIR_ENV = "INHERENT_LIMITS_MANUAL_DIR"
 
+# Base models. The reference picks one by --model_path_idx / --model_size_idx from a placeholder list;
+# these are the models of the paper, indexable the same way. "tiny" is the project's built-in test model.
+MODEL_PATHS = ("mistralai/Mistral-7B-v0.1", "meta-llama/Llama-2-{size}-hf")
+MODEL_SIZES = ("7b", "13b", "70b", "13b-chat", "7b-chat")
+TINY_MODEL = "tiny"
+
 
 @dataclass(frozen=True)
 class ManualSource:
@@ -60,6 +66,8 @@ class TaskSpec:
     metrics: tuple[str, ...] = ("accuracy",)
     bertscore: bool = True
     template_family: Optional[str] = None   # PATTERNS key; None: BigBench/GSM8K formats
+    numeric_answer: bool = False     # answers are numbers ($, % and quotes dropped when read)
+    translated: bool = False         # Scottish Gaelic test set: the formats' -translated templates
 
     @property
     def input_fields(self) -> tuple[str, ...]:
@@ -207,7 +215,7 @@ _TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(name="stsb", preprocess=pp.stsb, **_GLUE, hub_name="stsb", test_split="validation",
              label_names=("0", "1", "2", "3", "4", "5"), fields=("sentence1", "sentence2", "options"),
              required=("sentence1", "sentence2", "label"), template_family="stsb",
-             metrics=("pearson", "spearman")),
+             metrics=("pearson", "spearman"), numeric_answer=True),
     # --- closed-book qa ---
     TaskSpec(name="arc", preprocess=pp.letter_choice, hub_path="allenai/ai2_arc", hub_name="ARC-Challenge",
              renames={"choices.text": "options", "answerKey": "answer_key"}, letter_choices=True,
@@ -358,8 +366,9 @@ _TASKS: tuple[TaskSpec, ...] = (
     _bigbench("tracking_shuffled_objects/five", "tracking_shuffled_objects", num_choices=5),
     _bigbench("tracking_shuffled_objects/seven", "tracking_shuffled_objects", num_choices=7),
     TaskSpec(name="gsm8k", preprocess=pp.gsm8k, hub_path="gsm8k", hub_name="main", streaming=False,
-             fields=("text", "options"), required=("question", "answer"), bertscore=False),
-    TaskSpec(name="social_iqa_translated", preprocess=pp.bigbench, streaming=False,
+             fields=("text", "options"), required=("question", "answer"), bertscore=False,
+             numeric_answer=True),
+    TaskSpec(name="social_iqa_translated", preprocess=pp.bigbench, streaming=False, translated=True,
              train_split="validation", test_split="test", gold_split="validation", fields=("text", "options"),
              text_column="text", label_column="labels", text_cleanup=(r"\n.*",),
              required=("text", "labels", "multiple_choice_targets"),
@@ -448,6 +457,19 @@ MIXTURE_SETUPS: dict[str, MixtureSetup] = {s.name: s for s in (
     MixtureSetup("setup6", "coreference reduced to Winogrande", drop_tasks=("wsc273", "dpr_raw")),
     MixtureSetup("setup7", "coreference reduced to DPR", drop_tasks=("wsc273", "winogrande")),
 )}
+
+
+# train.py --prompts_type N: the reference's index into its list of mixtures (our folder names).
+PROMPTS_TYPES: tuple[str, ...] = (
+    "mix_prompts_mixture", "flan_prompts_mixture",
+    "mix_prompts_mixture_corrupt", "mix_prompts_mixture_relevance", "mix_prompts_mixture_noanswer",
+    "mix_prompts_mixture_unified", "flan_prompts_mixture_unified",
+    *(f"{fmt}_mixture_setup{n}" for n in range(1, 8) for fmt in ("mix_prompts", "flan_prompts")),
+)
+
+# Test-time formats of BigBench and GSM8K items (templates.json keys "bigbench-<format>").
+BB_FORMATS: tuple[str, ...] = ("closed", "closed-adv", "plain", "adv",
+                               *(f"bad-prompt-{n}" for n in range(1, 7)))
 
 
 def mixture_tasks(setup: str = "default") -> list[str]:

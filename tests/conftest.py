@@ -24,3 +24,10 @@ def run_cli(args, cwd=None, env_extra=None, timeout=300):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """The tiny Llama model's directory (built once per machine, ~30 s, then cached)."""
+    from inherent_limits.tiny_model import ensure_tiny_model
+    return str(ensure_tiny_model())

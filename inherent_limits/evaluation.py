@@ -1,0 +1,316 @@
+"""Stage 4: evaluate a base or tuned model in one condition on one task, score and log it.
+
+`run_evaluation` loads the condition's test items, generates (resuming from a previous
+interrupted run with the same settings), reads the answers, computes the task metrics,
+writes the per-sample response file, appends an eval_logs.csv row and, for the tasks the
+reference scores that way, a bertscore_evals.csv row. `rescore` recomputes the answers and
+metrics of an existing response file without generating.
+
+Response files (the reference's layout):
+    saved_models/<run>/evals/<eval_name>.csv                         tuned models
+    saved_models/base_model_evals/<eval_name>.csv                    base zero-shot, Gold Pipeline
+    saved_models/<samplegen_model>/samplegen_pipeline_evals/<eval_name>.csv   pipelines of a model
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Optional
+
+from . import csv_logs
+from .answers import LETTER_FORMATS, extract_answer
+from .config import TaskSpec, get_task
+from .errors import UserError
+from .response_files import Progress, read_responses, response_row, write_responses
+from .run_info import git_hash
+from .training import RUN_INFO
+from .test_sets import (BASE_CONDITIONS, TestItem, bigbench_items, gold_pipeline_items,
+                        remove_instructions, sample_indices, samplegen_pipeline_items, saved_items)
+
+
+@dataclass
+class EvalRequest:
+    root: Path
+    task: str
+    condition: str
+    job: str
+    run_name: str = "base"
+    model: Optional[str] = None              # base model; default: the run's (or SampleGen model's) base
+    test_prompt_format: Optional[str] = None
+    bb_format: str = "closed"
+    num_test: Optional[int] = None
+    seed: int = 42
+    batch_size: int = 8
+    backend: str = "hf"
+    max_new_tokens: Optional[int] = None
+    unified: bool = False
+    num_inner: int = 2
+    gp_num_data: Optional[int] = None
+    ablation_setup: Optional[str] = None
+    num_samples_ablation: int = 2
+    samplegen_model: Optional[str] = None
+    samplegen_eval_file: Optional[str] = None
+    data_dir: Optional[str] = None
+    manual_dir: Optional[str] = None
+    prompt_templates: Optional[str] = None
+    bertscore: bool = True
+    bertscore_model: str = "roberta-large"
+    num_layers: Optional[int] = None
+    load_in_4bit: bool = False
+    tensor_parallel_size: int = 1
+    extra: dict = field(default_factory=dict)
+
+
+# --- runs and files --------------------------------------------------------
+
+def run_dir(root: Path, run_name: str) -> Path:
+    """saved_models/<run_name>, or a UserError listing the saved runs."""
+    path = root / "saved_models" / run_name
+    if not (path / "adapter_config.json").is_file():
+        saved = sorted(p.name for p in (root / "saved_models").glob("*") if (p / "adapter_config.json").is_file())
+        listing = ", ".join(saved) if saved else "none (train one with train.py)"
+        raise UserError(f"unknown run {run_name!r}: no adapter in {path}. Saved runs: {listing}")
+    return path
+
+
+def run_info(path: Path) -> dict:
+    info = path / RUN_INFO
+    return json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}
+
+
+def base_model_of(req: EvalRequest) -> str:
+    """The base model: --model, else the tuned run's, else the SampleGen model's."""
+    from .modeling import resolve_model_name
+    if req.model:
+        return resolve_model_name(req.model)
+    for name in (req.run_name if req.run_name != "base" else None, req.samplegen_model):
+        if name:
+            base = run_info(run_dir(req.root, name)).get("base_model")
+            if base:
+                return base
+    raise UserError("which base model? pass --model (hub id, local path or 'tiny') or "
+                    "--model_path_idx/--model_size_idx")
+
+
+def response_folder(req: EvalRequest) -> Path:
+    models = req.root / "saved_models"
+    if req.condition not in BASE_CONDITIONS:
+        return models / req.run_name / "evals"
+    if req.condition == "base_zero_shot" or not req.samplegen_model:
+        return models / "base_model_evals"
+    return models / req.samplegen_model / "samplegen_pipeline_evals"
+
+
+def samplegen_response_file(req: EvalRequest) -> tuple[Path, str]:
+    """The SampleGen model's direct-eval responses: --samplegen_eval_file, else by job id in eval_logs.csv."""
+    if not req.samplegen_model:
+        raise UserError("--sample_source model needs --samplegen_model <run name of the SampleGen model>")
+    evals = req.root / "saved_models" / req.samplegen_model / "evals"
+    if req.samplegen_eval_file:
+        given = Path(req.samplegen_eval_file)
+        path = given if given.is_file() else evals / f"{req.samplegen_eval_file}.csv"
+        return path, path.stem
+    log = req.root / csv_logs.EVAL_LOG
+    rows = csv_logs.read_log(log).fillna("").to_dict("records") if log.is_file() else []
+    direct = [r for r in rows if r.get("eval_mode") == "direct_eval" and r.get("run_name") == req.samplegen_model
+              and r.get("test_task") == req.task]
+    mine = [r for r in direct if r.get("job_id") == f"job-{req.job}"]
+    if not mine:
+        jobs = sorted({r["job_id"] for r in direct})
+        raise UserError(f"no SampleGen responses of {req.samplegen_model} on {req.task} for job-{req.job} in "
+                        f"{log}; job ids with some: {', '.join(jobs) or 'none'} (pass --slurm_job_id "
+                        "or --samplegen_eval_file)")
+    name = str(mine[-1]["eval_name"])
+    return evals / f"{name}.csv", name
+
+
+# --- items ------------------------------------------------------------------
+
+def load_items(req: EvalRequest, spec: TaskSpec) -> tuple[list[TestItem], Optional[str]]:
+    """The condition's test items and, for the SampleGen pipeline, the responses' eval name."""
+    from .prompt_builder import read_prompt_templates
+    if req.condition == "samplegen_pipeline":
+        path, name = samplegen_response_file(req)
+        return samplegen_pipeline_items(path, req.num_test, req.seed), name
+    if spec.template_family is None:
+        templates = read_prompt_templates(req.prompt_templates)
+        return bigbench_items(spec, req.condition, req.bb_format, templates, req.num_test, req.seed,
+                              req.data_dir, req.manual_dir, req.num_inner, req.unified), None
+    if req.condition == "gold_pipeline":
+        return gold_pipeline_items(req.root, req.task, req.num_test, req.seed, req.unified, req.gp_num_data,
+                                   req.ablation_setup, req.num_samples_ablation), None
+    fmt = req.test_prompt_format or "flan_prompts"
+    folder = f"{fmt}_test" + ("_unified" if req.unified else "")
+    custom = fmt == "mix_prompts"
+    hint = (f"build it with `python create_prompts.py --tasks {req.task} --create_custom_prompts {custom} "
+            f"--dataset_type test --root {req.root}`")
+    items = saved_items(req.root, folder, req.task, hint)
+    items = [items[i] for i in sample_indices(len(items), req.num_test, req.seed)]
+    if req.condition == "base_zero_shot":
+        for item in items:
+            item.text = remove_instructions(item.text)
+    return items, None
+
+
+# --- scoring ----------------------------------------------------------------
+
+def answer_settings(req: EvalRequest, spec: TaskSpec) -> dict:
+    return {"base_model": req.condition in BASE_CONDITIONS, "numeric": spec.numeric_answer,
+            "letter_format": spec.template_family is None and req.bb_format in LETTER_FORMATS}
+
+
+def score(spec: TaskSpec, rows: list[dict]) -> dict[str, float]:
+    """Task metrics of response rows (unparsable answers as None) and the unparsable rate."""
+    from .metrics import compute_metrics
+    predictions = [r["proc_model_response"] if r["parsed"] else None for r in rows]
+    result = compute_metrics(spec.metrics, predictions, [r["target"] for r in rows],
+                             options=[r["options"] for r in rows], references=[r["references"] for r in rows],
+                             groups=[r["group_id"] for r in rows])
+    unparsable = sum(1 for r in rows if not r["parsed"])
+    result.update(unparsable_rate=100.0 * unparsable / len(rows), num_unparsable=unparsable)
+    return result
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for package in ("torch", "transformers", "peft", "vllm"):
+        try:
+            out[f"{package}_version"] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[f"{package}_version"] = ""
+    return out
+
+
+def progress_key(req: EvalRequest, base_model: str) -> str:
+    """Settings that determine the responses: a rerun with the same ones resumes."""
+    fields = asdict(req)
+    for name in ("job", "bertscore", "bertscore_model", "num_layers", "extra", "root"):
+        fields.pop(name)
+    fields.update(model=base_model, root=str(Path(req.root).resolve()))
+    if req.condition == "samplegen_pipeline":
+        fields["samplegen_eval_file"] = samplegen_response_file(req)[1]
+    return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def new_eval_name() -> str:
+    """A timestamp as the reference, plus a random suffix: concurrent jobs never collide."""
+    return f"{time.strftime('%Y%m%d_%H%M%S')}_{secrets.token_hex(3)}"
+
+
+def _generate(req: EvalRequest, base_model: str, adapter: Optional[Path], items: list[TestItem],
+              progress: Progress) -> list[str]:
+    todo = [i for i in range(len(items)) if i not in progress.done]
+    if todo:
+        from .generation import make_backend
+        backend = make_backend(req.backend, base_model, adapter=adapter, batch_size=req.batch_size,
+                               max_new_tokens=req.max_new_tokens, tensor_parallel_size=req.tensor_parallel_size,
+                               load_in_4bit=req.load_in_4bit)
+        prompts = [items[i].text for i in todo]
+        for batch in backend.generate_batches(prompts):
+            progress.add((todo[j], text) for j, text in batch)
+    return [progress.done[i] for i in range(len(items))]
+
+
+def eval_row(req: EvalRequest, spec: TaskSpec, base_model: str, eval_name: str, n: int,
+             samplegen_file: Optional[str], result: dict, response_file: Path) -> dict:
+    pipeline = req.condition in ("gold_pipeline", "samplegen_pipeline")
+    row = {
+        "job_id": f"job-{req.job}", "seed": req.seed,
+        "run_name": req.run_name if req.run_name != "base" else base_model,
+        "test_task": req.task,
+        "test_prompt_type": req.bb_format if spec.template_family is None else req.test_prompt_format,
+        "model_type": req.test_prompt_format, "num_test": n,
+        "eval_mode": "samplegen_pipeline" if pipeline else "direct_eval", "eval_name": eval_name,
+        "samplegen_model_name": req.samplegen_model, "samplegen_file_name": samplegen_file,
+        "samplegen_sample_source": {"gold_pipeline": "train_data", "samplegen_pipeline": "model"}.get(req.condition),
+        "ablation_setup": req.ablation_setup, "num_samples_ablation": req.num_samples_ablation,
+    }
+    row.update(result)
+    row.update(condition=req.condition, base_model=base_model, backend=req.backend, batch_size=req.batch_size,
+               response_file=str(response_file.relative_to(req.root)), git_hash=git_hash(), **versions(),
+               **req.extra)
+    return row
+
+
+def _bertscore(req: EvalRequest, spec: TaskSpec, eval_name: str, response_file: Path, row: dict,
+               scorer) -> Optional[float]:
+    from .bertscore_acc import log_bertscore, score_response_file
+    accuracy, _, n = score_response_file(response_file, scorer)
+    input_model = req.samplegen_model if req.condition in ("gold_pipeline", "samplegen_pipeline") else req.run_name
+    log_bertscore(req.root, eval_name, input_model or "base", response_file, accuracy, n, req.job, eval_row=row,
+                  extra={"condition": req.condition, "base_model": row["base_model"],
+                         "bertscore_model": req.bertscore_model})
+    return accuracy
+
+
+def wants_bertscore(req: EvalRequest, spec: TaskSpec, items: list[TestItem]) -> bool:
+    return req.bertscore and spec.bertscore and any(item.options for item in items)
+
+
+def run_evaluation(req: EvalRequest) -> dict:
+    """Evaluate, write the response file, append the log rows; returns the eval_logs row."""
+    spec = get_task(req.task)
+    adapter = run_dir(req.root, req.run_name) if req.condition not in BASE_CONDITIONS else None
+    base_model = base_model_of(req)
+    items, samplegen_file = load_items(req, spec)
+    if wants_bertscore(req, spec, items):  # fail on a missing BERTScore model before generating
+        from .bertscore_acc import resolve_scorer_model
+        resolve_scorer_model(req.bertscore_model, req.num_layers)
+    folder = response_folder(req)
+    progress = Progress(folder / f".partial-{progress_key(req, base_model)}.jsonl")
+    if progress.done:
+        print(f"resuming: {len(progress.done)} of {len(items)} responses already generated")
+    responses = _generate(req, base_model, adapter, items, progress)
+    settings = answer_settings(req, spec)
+    rows = []
+    for item, response in zip(items, responses):
+        answer = extract_answer(response, options=item.options, **settings)
+        rows.append(response_row(item.text, response, item.target, answer.text, answer.parsed, item.options,
+                                 item.references, item.group_id,
+                                 **({"samplegen_eval_file": samplegen_file} if samplegen_file else {})))
+    result = score(spec, [dict(r, options=i.options, references=i.references) for r, i in zip(rows, items)])
+    eval_name = new_eval_name()
+    response_file = folder / f"{eval_name}.csv"
+    write_responses(response_file, rows)
+    progress.remove()
+    row = eval_row(req, spec, base_model, eval_name, len(items), samplegen_file, result, response_file)
+    csv_logs.append_row(req.root / csv_logs.EVAL_LOG, row, leading=csv_logs.EVAL_COLUMNS)
+    if wants_bertscore(req, spec, items):
+        from .bertscore_acc import make_scorer
+        scorer = make_scorer(req.bertscore_model, req.num_layers)
+        row["bertscore_accuracy"] = _bertscore(req, spec, eval_name, response_file, row, scorer)
+    return row
+
+
+def rescore(root: Path, response_file: Path, job: str) -> dict:
+    """Recompute answers and metrics of a response file; rewrite it and append an eval_logs row."""
+    from .bertscore_acc import find_eval_row
+    eval_name = Path(response_file).stem
+    logged = find_eval_row(root, eval_name)
+    if logged is None:
+        raise UserError(f"no eval_logs.csv row for {eval_name} under {root}: --rescore needs the row test.py wrote")
+    spec = get_task(str(logged["test_task"]))
+    if not logged.get("condition"):
+        raise UserError(f"the eval_logs.csv row of {eval_name} has no condition column (an older log): "
+                        "rerun the evaluation instead")
+    req = EvalRequest(root=root, task=spec.name, condition=str(logged["condition"]), job=job,
+                      bb_format=str(logged.get("test_prompt_type") or "closed"))
+    settings = answer_settings(req, spec)
+    rows = read_responses(response_file)
+    out = []
+    for r in rows:
+        answer = extract_answer(r["response"], options=r["options"], **settings)
+        out.append(response_row(r["text"], r["response"], r["target"], answer.text, answer.parsed, r["options"],
+                                r["references"], r["group_id"]))
+    result = score(spec, [dict(o, options=r["options"], references=r["references"]) for o, r in zip(out, rows)])
+    write_responses(Path(response_file), out)
+    row = {k: v for k, v in logged.items() if k in csv_logs.EVAL_COLUMNS or k in (
+        "condition", "base_model", "backend", "batch_size", "response_file")}
+    row.update(job_id=f"job-{job}", **result, rescored_from=logged.get("job_id"), git_hash=git_hash())
+    csv_logs.append_row(root / csv_logs.EVAL_LOG, row, leading=csv_logs.EVAL_COLUMNS)
+    return row

@@ -1,0 +1,86 @@
+"""Per-sample response files (the reference's TSV, extension .csv) and resumable progress.
+
+Columns: test_example, response, target, proc_model_response, gold_options ("###"-joined),
+as the reference; added: parsed (False: no answer could be read), references (JSON list of
+accepted answers) and group_id. While an evaluation runs, each finished batch is appended
+to a hidden `.partial-<key>.jsonl` beside the final file, so a rerun with the same settings
+continues where it stopped; the TSV is written atomically at the end.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+from .errors import UserError
+
+OPTION_SEP = "###"
+COLUMNS = ("test_example", "response", "target", "proc_model_response", "gold_options")
+
+
+def write_responses(path: Path, rows: Sequence[dict]) -> None:
+    """Write the response TSV atomically; rows hold COLUMNS' values plus extras."""
+    import pandas as pd
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(list(rows))
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    frame.to_csv(tmp, sep="\t", index=False)
+    os.replace(tmp, path)
+
+
+def response_row(text: str, response: str, target: str, answer: str, parsed: bool, options: Sequence[str],
+                 references: Sequence[str], group_id: str = "", **extra) -> dict:
+    return {"test_example": text, "response": response, "target": target, "proc_model_response": answer,
+            "gold_options": OPTION_SEP.join(options), "parsed": parsed,
+            "references": json.dumps(list(references), ensure_ascii=False), "group_id": group_id, **extra}
+
+
+def read_responses(path: Path) -> list[dict]:
+    """Rows of a response file (ours or the reference's): response, target, options, references..."""
+    import pandas as pd
+    if not Path(path).is_file():
+        raise UserError(f"response file {path} not found")
+    frame = pd.read_csv(path, sep="\t", keep_default_na=False, dtype=str)
+    missing = [c for c in ("response", "target") if c not in frame.columns]
+    if missing:
+        raise UserError(f"{path}: not a response file (missing column {', '.join(missing)})")
+    rows = []
+    for rec in frame.to_dict("records"):
+        options = [o for o in rec.get("gold_options", "").split(OPTION_SEP) if o != ""]
+        refs = json.loads(rec["references"]) if rec.get("references") else [rec["target"]]
+        rows.append({"text": rec.get("test_example", ""), "response": rec["response"], "target": rec["target"],
+                     "answer": rec.get("proc_model_response", ""), "parsed": rec.get("parsed", "True") != "False",
+                     "options": options, "references": refs, "group_id": rec.get("group_id", "")})
+    return rows
+
+
+class Progress:
+    """Responses finished so far, keyed by item index, in an append-only JSONL file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.done: dict[int, str] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by an interruption: regenerate that item
+                self.done[int(record["i"])] = record["response"]
+
+    def add(self, batch: Iterable[tuple[int, str]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as out:
+            for index, response in batch:
+                self.done[index] = response
+                out.write(json.dumps({"i": index, "response": response}, ensure_ascii=False) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def progress_path(folder: Path, key: str, extension: Optional[str] = ".jsonl") -> Path:
+    return folder / f".partial-{key}{extension}"

@@ -1,0 +1,193 @@
+"""Stage 3: LoRA supervised fine-tuning of a base model on a mixture.
+
+The transformers Trainer with a peft LoRA adapter (defaults as the reference: r=64,
+alpha=16, dropout 0.1, warmup 3%, length-grouped batches, gradient checkpointing, max
+length 4096, evaluation every 10% and checkpoints every 20% of the steps). The loss
+covers the whole text, as the reference's SFTTrainer on a text field does; an EOS
+token ends every text. Runs on CPU (float32) or CUDA (bf16, optional 4-bit base).
+
+saved_models/<run_name>/ receives the adapter, the tokenizer and run_info.json (written
+last, so a folder without them is an unfinished run); checkpoints live beside them and
+`resume` continues from the newest.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+from . import csv_logs
+from .config import PROMPTS_TYPES
+from .errors import UserError
+from .run_info import git_hash
+
+RUN_INFO = "run_info.json"
+
+
+@dataclass
+class TrainRequest:
+    root: Path
+    dataset: str                      # mixture folder under data/ (or a path to a saved DatasetDict)
+    model: str                        # resolved base model (hub id or local path)
+    job: str
+    run_name: Optional[str] = None    # default: a timestamp, as the reference
+    num_train: Optional[int] = None   # training rows (default: all)
+    num_val: int = 2                  # validation rows (the reference uses 2)
+    batch_size: int = 1
+    num_epochs: float = 1.0
+    learning_rate: float = 5e-5
+    seed: int = 42
+    lora_r: int = 64
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    max_length: int = 4096
+    warmup_ratio: float = 0.03
+    gradient_checkpointing: bool = True
+    gradient_accumulation_steps: int = 1
+    report_to: str = "none"
+    resume: bool = False
+    load_in_4bit: bool = False
+
+
+def dataset_name(dataset: Optional[str], prompts_type: Optional[int]) -> str:
+    """--dataset, else the reference's --prompts_type index into its list of mixtures."""
+    if dataset:
+        return dataset
+    if prompts_type is None:
+        raise UserError("which mixture? pass --dataset <name under data/> or --prompts_type <index>")
+    if not 0 <= prompts_type < len(PROMPTS_TYPES):
+        listing = ", ".join(f"{i}={n}" for i, n in enumerate(PROMPTS_TYPES))
+        raise UserError(f"--prompts_type {prompts_type} out of range; choose from {listing}")
+    return PROMPTS_TYPES[prompts_type]
+
+
+def load_mixture(root: Path, dataset: str, num_train: Optional[int], num_val: int, seed: int):
+    """(train, validation) of a saved mixture; the first rows of each, shuffled with the seed."""
+    import datasets
+    path = Path(dataset) if Path(dataset).is_dir() else root / "data" / dataset
+    if not (path / "dataset_dict.json").is_file():
+        built = sorted(p.name for p in (root / "data").glob("*_mixture*")) if (root / "data").is_dir() else []
+        raise UserError(f"mixture {path} not found (make it with make_mixtures.py); mixtures under "
+                        f"{root / 'data'}: {', '.join(built) or 'none'}")
+    data = datasets.load_from_disk(str(path))
+    train, val = data["train"], data["test"]
+    if num_train is not None:
+        if num_train > len(train):
+            print(f"--num_train {num_train} > {len(train)} rows in {path}: training on all of them")
+        train = train.select(range(min(num_train, len(train))))
+    if len(train) == 0:
+        raise UserError(f"{path}: the training split is empty")
+    return train.shuffle(seed=seed), val.select(range(min(num_val, len(val)))).shuffle(seed=seed)
+
+
+def tokenize(dataset, tokenizer, max_length: int):
+    """input_ids of each text, truncated to max_length, always ending with EOS."""
+    eos = tokenizer.eos_token_id
+
+    def encode(batch):
+        ids = tokenizer(batch["text"], truncation=True, max_length=max_length - 1)["input_ids"]
+        ids = [x if x and x[-1] == eos else x + [eos] for x in ids]
+        return {"input_ids": ids, "length": [len(x) for x in ids]}
+
+    return dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc="tokenize")
+
+
+def output_dir(req: TrainRequest) -> Path:
+    name = req.run_name or time.strftime("%Y%m%d_%H%M%S")
+    path = req.root / "saved_models" / name
+    if (path / RUN_INFO).is_file() and not req.resume:
+        raise UserError(f"{path} holds a finished run: choose another --run_name")
+    if req.resume and not req.run_name:
+        raise UserError("--resume needs --run_name of the interrupted run")
+    return path
+
+
+def last_checkpoint(out: Path) -> Optional[str]:
+    from transformers.trainer_utils import get_last_checkpoint
+    return get_last_checkpoint(str(out)) if out.is_dir() else None
+
+
+def _publish(model, tokenizer, out: Path, info: dict) -> None:
+    """Adapter and tokenizer through a temporary folder; run_info.json last marks the run finished."""
+    tmp = out / f".final-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    (tmp / RUN_INFO).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    for item in sorted(tmp.iterdir(), key=lambda p: (p.name == RUN_INFO, p.name == "adapter_config.json")):
+        os.replace(item, out / item.name)
+    tmp.rmdir()
+
+
+def _checkpointing(arguments_class, enabled: bool) -> dict:
+    """Activation checkpointing under the argument names of the installed transformers."""
+    import inspect
+    names = inspect.signature(arguments_class.__init__).parameters
+    prefix = "activation" if "activation_checkpointing" in names else "gradient"
+    return {f"{prefix}_checkpointing": enabled, f"{prefix}_checkpointing_kwargs": {"use_reentrant": False}}
+
+
+def _template_columns(dataset: str) -> dict:
+    """The reference logs the SampleGen templates; a Regular-Prompt mixture uses none."""
+    if "mix_prompts" in dataset:
+        return {"outer_template": "outer-template-4", "inner_template": "gen-inner-template-num2", "num_inner": 2}
+    return {"outer_template": None, "inner_template": None, "num_inner": None}
+
+
+def train(req: TrainRequest) -> Path:
+    """Train, save the adapter under saved_models/<run_name>/, append train_logs.csv; returns the folder."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments, set_seed
+
+    from .modeling import device_name, load_model, load_tokenizer
+
+    out = output_dir(req)
+    train_set, val_set = load_mixture(req.root, req.dataset, req.num_train, req.num_val, req.seed)
+    set_seed(req.seed)
+    cuda = torch.cuda.is_available()
+    tokenizer = load_tokenizer(req.model, padding_side="right")
+    model = load_model(req.model, load_in_4bit=req.load_in_4bit, trainable=True)
+    if req.load_in_4bit:
+        from peft import prepare_model_for_kbit_training
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=req.gradient_checkpointing)
+    lora = LoraConfig(r=req.lora_r, lora_alpha=req.lora_alpha, lora_dropout=req.lora_dropout, bias="none",
+                      task_type="CAUSAL_LM")
+    model = get_peft_model(model, lora)
+    model.print_trainable_parameters()
+    args = TrainingArguments(
+        output_dir=str(out), run_name=out.name, seed=req.seed, num_train_epochs=req.num_epochs,
+        per_device_train_batch_size=req.batch_size, per_device_eval_batch_size=req.batch_size,
+        gradient_accumulation_steps=req.gradient_accumulation_steps, learning_rate=req.learning_rate,
+        warmup_steps=req.warmup_ratio, train_sampling_strategy="group_by_length",
+        **_checkpointing(TrainingArguments, req.gradient_checkpointing),
+        eval_strategy="steps" if len(val_set) else "no", eval_steps=0.1, prediction_loss_only=True,
+        save_strategy="steps", save_steps=0.2, logging_steps=0.1, report_to=req.report_to,
+        bf16=cuda, use_cpu=not cuda, dataloader_num_workers=0,
+    )
+    trainer = Trainer(model=model, args=args, processing_class=tokenizer,
+                      train_dataset=tokenize(train_set, tokenizer, req.max_length),
+                      eval_dataset=tokenize(val_set, tokenizer, req.max_length) if len(val_set) else None,
+                      data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False))
+    checkpoint = last_checkpoint(out) if req.resume else None
+    if req.resume:
+        print(f"resuming from {checkpoint}" if checkpoint else f"no checkpoint in {out}: starting afresh")
+    start = time.time()
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    seconds = time.time() - start
+    info = {"base_model": req.model, "dataset": req.dataset, "train_runtime_s": round(seconds, 2),
+            "train_loss": result.training_loss, "device": device_name(), "git_hash": git_hash(),
+            "request": {k: str(v) for k, v in asdict(req).items()}}
+    _publish(model, tokenizer, out, info)
+    row = {"job_id": f"job-{req.job}", "seed": req.seed, "run_name": out.name, "model_name": req.model,
+           "dataset": req.dataset, **_template_columns(req.dataset), "epochs": req.num_epochs, "num_train": len(train_set), "batch_size": req.batch_size,
+           "device": device_name(), "learning_rate": req.learning_rate, "lora_r": req.lora_r,
+           "train_loss": result.training_loss, "train_runtime_s": round(seconds, 2),
+           "train_samples_per_s": round(len(train_set) * req.num_epochs / max(seconds, 1e-9), 3),
+           "git_hash": git_hash()}
+    csv_logs.append_row(req.root / csv_logs.TRAIN_LOG, row, leading=csv_logs.TRAIN_COLUMNS)
+    return out

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Stage 4: evaluate a base or LoRA-tuned model on one test task in one condition.
+
+Conditions (logged in eval_logs.csv's `condition` column), chosen by the reference's flags:
+  base_zero_shot      --run_name base
+  gold_pipeline       --run_name base --use_exemplar_gen True --sample_source train_data
+  samplegen_pipeline  --run_name base --use_exemplar_gen True --sample_source model --samplegen_model <run>
+  flan_direct         --run_name <run> --test_prompt_format flan_prompts
+  samplegen_direct    --run_name <run> --test_prompt_format mix_prompts
+Writes the per-sample response file, appends eval_logs.csv and (for the tasks scored that
+way) bertscore_evals.csv. A rerun with the same settings resumes an interrupted one;
+--rescore FILE recomputes the answers and metrics of a response file without generating.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from inherent_limits.cli_args import add_bool, add_data_sources
+from inherent_limits.errors import UserError, run_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run_name", default="base", help="'base' for the base model, else a run under saved_models/")
+    p.add_argument("--test_task", default=None, help="test task: a name or the reference's index into its test list")
+    p.add_argument("--bigbench_test_task", type=int, default=None, help="index into the BigBench task list")
+    p.add_argument("--misc_test_task", type=int, default=None, help="index into the other tasks (0 gsm8k)")
+    p.add_argument("--trans_test_task", type=int, default=None, help="index into the translated tasks")
+    p.add_argument("--test_prompt_format", choices=["mix_prompts", "flan_prompts"], default=None,
+                   help="test set format: mix_prompts (SampleGen) or flan_prompts (Regular); default flan_prompts")
+    p.add_argument("--bb_test_prompt_format", default="closed",
+                   help="BigBench/GSM8K format: closed, closed-adv, plain, adv, bad-prompt-1..6 (default: closed)")
+    add_bool(p, "--use_exemplar_gen", False, "run a pipeline (base model with in-context examples)")
+    p.add_argument("--sample_source", choices=["model", "train_data"], default=None,
+                   help="pipeline examples: model (SampleGen Pipeline) or train_data (Gold Pipeline)")
+    p.add_argument("--samplegen_model", default=None, help="run name of the SampleGen model of the pipelines")
+    p.add_argument("--samplegen_eval_file", default=None,
+                   help="its direct-eval response file (eval name or path); default: found by job id in eval_logs.csv")
+    p.add_argument("--gp_ablation_setup", default=None, choices=[f"setup{n}" for n in range(1, 8)],
+                   help="Gold Pipeline ablation: examples from data/mix_prompts_mixture_<setup>/train")
+    p.add_argument("--num_samples_ablation", type=int, default=2, help="examples in the ablation (default: 2)")
+    p.add_argument("--gp_num_data", type=int, default=None,
+                   help="which data/mix_prompts/<task>/<n> supplies gold examples (default: the largest built)")
+    p.add_argument("--num_inner", type=int, default=2, help="gold examples of BigBench/GSM8K items (default: 2)")
+    add_bool(p, "--unified_prompts", False, "use the unified-label (_unified) test sets")
+    p.add_argument("--translation_type", default="", help="not supported (needs a translation API); "
+                   "evaluate the pre-translated task social_iqa_translated instead")
+    p.add_argument("--model", default=None,
+                   help="base model: hub id, local path or 'tiny' (default: the run's base model)")
+    p.add_argument("--model_path_idx", type=int, default=None, help="the reference's model index (see train.py)")
+    p.add_argument("--model_size_idx", type=int, default=None, help="the reference's Llama-2 size index")
+    p.add_argument("--num_test", type=int, default=None, help="test items, sampled with the seed (default: all)")
+    p.add_argument("--batch_size", type=int, default=8, help="generation batch size (default: 8)")
+    p.add_argument("--backend", choices=["hf", "vllm"], default=None, help="inference backend (default: hf)")
+    add_bool(p, "--use_vllm", False, "the reference's switch: True means --backend vllm")
+    p.add_argument("--max_new_tokens", type=int, default=None,
+                   help="generation length (default: hf 200; vllm 1024 with an adapter, 250 without)")
+    p.add_argument("--tensor_parallel_size", type=int, default=1, help="GPUs for vLLM (default: 1)")
+    add_bool(p, "--load_in_4bit", False, "4-bit base model (CUDA + bitsandbytes)")
+    add_bool(p, "--bertscore", True, "compute BERTScore accuracy for the tasks the reference scores that way")
+    p.add_argument("--bertscore_model", default="roberta-large",
+                   help="BERTScore encoder (default: roberta-large); 'bundled' = offline all-MiniLM-L6-v2")
+    p.add_argument("--num_layers", type=int, default=None, help="BERTScore layer (default: bert-score's)")
+    p.add_argument("--prompt_templates", default=None,
+                   help="templates.json for BigBench/GSM8K formats (default: the project's wording)")
+    add_data_sources(p)
+    p.add_argument("--rescore", default=None, metavar="FILE",
+                   help="recompute answers and metrics of this response file; no generation")
+    p.add_argument("--seed", type=int, default=42, help="sampling seed (default: 42)")
+    p.add_argument("--slurm_job_id", default=None, help="job id (default: $SLURM_JOB_ID or a timestamp)")
+    p.add_argument("--root", default=".", help="root of data/, saved_models/ and the logs (default: .)")
+    return p
+
+
+def test_task(args) -> str:
+    """The task named by --test_task (name or index) or the reference's list indices."""
+    from inherent_limits import config
+    chosen = [(flag, value, tasks) for flag, value, tasks in (
+        ("--bigbench_test_task", args.bigbench_test_task, config.BIGBENCH_TASKS),
+        ("--misc_test_task", args.misc_test_task, config.OTHER_TASKS),
+        ("--trans_test_task", args.trans_test_task, config.TRANSLATED_TASKS),
+        ("--test_task", args.test_task, config.TEST_TASKS)) if value is not None]
+    if not chosen:
+        raise UserError("which task? pass --test_task <name or index> (or --bigbench_test_task N)")
+    flag, value, tasks = chosen[0]
+    if isinstance(value, str) and not value.lstrip("-").isdigit():
+        return config.get_task(value).name
+    index = int(value)
+    if not 0 <= index < len(tasks):
+        raise UserError(f"{flag} {index} out of range 0..{len(tasks) - 1}: " + ", ".join(tasks))
+    return tasks[index]
+
+
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
+    from pathlib import Path
+
+    from inherent_limits.run_info import git_hash, job_id
+    root, job = Path(args.root), job_id(args.slurm_job_id)
+    if args.rescore:
+        from inherent_limits.evaluation import rescore
+        row = rescore(root, Path(args.rescore), job)
+        print(f"rescored {args.rescore}: " + ", ".join(f"{k}={row[k]}" for k in row if k.endswith(("rate",)) or
+                                                         k in ("accuracy", "f1", "em", "rouge1", "bleu")))
+        return
+    if args.translation_type:
+        raise UserError("--translation_type needs a translation API and is not supported; "
+                        "evaluate --trans_test_task 0 (social_iqa_translated) instead")
+    from inherent_limits.evaluation import EvalRequest, run_evaluation
+    from inherent_limits.modeling import resolve_model_name
+    from inherent_limits.test_sets import condition_of
+    task = test_task(args)
+    samplegen_model = None if args.samplegen_model in (None, "None", "") else args.samplegen_model
+    condition = condition_of(args.run_name, args.use_exemplar_gen, args.sample_source, args.test_prompt_format)
+    model = None
+    if args.model or args.model_path_idx is not None:
+        model = resolve_model_name(args.model, args.model_path_idx, args.model_size_idx)
+    req = EvalRequest(
+        root=root, task=task, condition=condition, job=job, run_name=args.run_name, model=model,
+        test_prompt_format=args.test_prompt_format or "flan_prompts", bb_format=args.bb_test_prompt_format,
+        num_test=args.num_test, seed=args.seed, batch_size=args.batch_size,
+        backend=args.backend or ("vllm" if args.use_vllm else "hf"), max_new_tokens=args.max_new_tokens,
+        unified=args.unified_prompts, num_inner=args.num_inner, gp_num_data=args.gp_num_data,
+        ablation_setup=args.gp_ablation_setup, num_samples_ablation=args.num_samples_ablation,
+        samplegen_model=samplegen_model, samplegen_eval_file=args.samplegen_eval_file, data_dir=args.data_dir,
+        manual_dir=args.manual_dir, prompt_templates=args.prompt_templates, bertscore=args.bertscore,
+        bertscore_model=args.bertscore_model, num_layers=args.num_layers, load_in_4bit=args.load_in_4bit,
+        tensor_parallel_size=args.tensor_parallel_size)
+    print(f"job-{job} (git {git_hash()}): {condition} on {task} ({req.backend})")
+    row = run_evaluation(req)
+    shown = {k: v for k, v in row.items() if isinstance(v, float)}
+    print(f"{row['eval_name']}: " + ", ".join(f"{k}={v:.2f}" for k, v in shown.items()))
+    print(f"responses: {root / row['response_file']}; row appended to {root / 'eval_logs.csv'}")
+
+
+if __name__ == "__main__":
+    run_cli(lambda: main(sys.argv[1:]))

@@ -1,0 +1,205 @@
+"""Generation backends: batched HF generation equals one-by-one generation; vLLM argument translation."""
+import importlib.util
+import json
+
+import pytest
+import torch
+
+from inherent_limits import generation
+from inherent_limits.data_utils import BUNDLED_RAW
+from inherent_limits.errors import UserError
+from inherent_limits.generation import (HFBackend, VLLMBackend, adapter_rank, llm_kwargs, lora_request_args,
+                                        make_backend, max_lora_rank, sampling_kwargs)
+from inherent_limits.modeling import load_model, load_tokenizer
+from inherent_limits.tiny_model import CACHE_ENV, ensure_tiny_model
+
+HAS_VLLM = importlib.util.find_spec("vllm") is not None
+NO_VLLM = "vllm not installed: the vLLM backend needs a CUDA machine (pip install '.[vllm]')"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """The tiny model, built once per session in a temporary cache shared by all test files."""
+    cache = tmp_path_factory.getbasetemp() / "inherent_limits_cache"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CACHE_ENV, str(cache))
+        return ensure_tiny_model()
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_model):
+    return load_model(tiny_model, device="cpu", dtype=torch.float32), load_tokenizer(tiny_model)
+
+
+def prompts(count=12):
+    """Real texts of very different lengths (1 to 20 news items), each ending mid-sentence."""
+    rows = [json.loads(line) for line in (BUNDLED_RAW / "ag_news" / "train.jsonl").read_text().splitlines()]
+    items = [f"Title: {r['title']}\n{r['description']}\n" for r in rows]
+    return ["".join(items[i:i + 1 + (7 * i) % 31]) + "Title: "
+            + " ".join(rows[(i + 3) % len(rows)]["description"].split()[:2 + i % 4]) for i in range(count)]
+
+
+def one_by_one(model, tokenizer, texts, max_new_tokens):
+    """Reference outputs: each prompt generated alone, unpadded, with plain `model.generate`."""
+    outs = []
+    for text in texts:
+        ids = tokenizer(text, return_tensors="pt")["input_ids"]
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                             do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        outs.append(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True))
+    return outs
+
+
+def test_batched_generation_equals_generating_each_prompt_alone(loaded):
+    model, tokenizer = loaded
+    texts = prompts(12)
+    lengths = [len(tokenizer(t)["input_ids"]) for t in texts]
+    assert max(lengths) > 8 * min(lengths)
+    alone = one_by_one(model, tokenizer, texts, 10)
+    assert len(set(alone)) >= 6  # varied outputs: a real check, not one repeated answer
+    for batch_size in (1, 4):
+        backend = HFBackend(model, tokenizer, batch_size=batch_size, max_new_tokens=10)
+        assert backend.generate(texts, progress=False) == alone, batch_size
+
+
+def test_generate_batches_covers_every_prompt_once_longest_first(loaded):
+    model, tokenizer = loaded
+    texts = prompts(10)
+    backend = HFBackend(model, tokenizer, batch_size=4, max_new_tokens=4)
+    batches = list(backend.generate_batches(texts, progress=False))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    indices = [i for batch in batches for i, _ in batch]
+    assert sorted(indices) == list(range(10))
+    lengths = [len(tokenizer(t)["input_ids"]) for t in texts]
+    assert [lengths[i] for i in indices] == sorted(lengths, reverse=True)
+    by_index = dict(pair for batch in batches for pair in batch)
+    assert backend.generate(texts, progress=False) == [by_index[i] for i in range(10)]
+    assert backend.generate([], progress=False) == []
+
+
+def test_outputs_are_new_text_only(loaded):
+    model, tokenizer = loaded
+    text = prompts(1)[0]
+    out = HFBackend(model, tokenizer, max_new_tokens=8).generate([text], progress=False)[0]
+    assert out == one_by_one(model, tokenizer, [text], 8)[0]
+    assert not out.startswith(text[:20])
+
+
+def test_long_prompts_are_truncated_from_the_left(loaded):
+    model, tokenizer = loaded
+    text = prompts(6)[5]
+    ids = tokenizer(text)["input_ids"]
+    assert len(ids) > 40
+    out = HFBackend(model, tokenizer, max_new_tokens=8, max_input_tokens=32).generate([text], progress=False)
+    tail = torch.tensor([ids[-32:]])
+    expected = model.generate(input_ids=tail, attention_mask=torch.ones_like(tail), max_new_tokens=8,
+                              do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    assert out == [tokenizer.decode(expected[0, 32:], skip_special_tokens=True)]
+
+
+def test_backend_rejects_bad_settings(loaded):
+    model, tokenizer = loaded
+    with pytest.raises(UserError, match="must be positive"):
+        HFBackend(model, tokenizer, batch_size=0)
+
+
+def test_sampling_kwargs():
+    assert sampling_kwargs(True) == {"temperature": 0.0, "max_tokens": 1024}
+    assert sampling_kwargs(False) == {"temperature": 0.0, "max_tokens": 250}
+    assert sampling_kwargs(True, 77) == sampling_kwargs(False, 77) == {"temperature": 0.0, "max_tokens": 77}
+
+
+def _adapter(tmp_path, r, name="adapter", rank_pattern=None):
+    from peft import LoraConfig
+
+    path = tmp_path / name
+    LoraConfig(r=r, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM",
+               rank_pattern=rank_pattern or {}).save_pretrained(path)
+    return path
+
+
+def test_adapter_rank_and_max_lora_rank(tmp_path):
+    assert adapter_rank(_adapter(tmp_path, 64, "r64")) == 64
+    assert max_lora_rank(adapter_rank(_adapter(tmp_path, 64, "r64"))) == 64
+    assert max_lora_rank(adapter_rank(_adapter(tmp_path, 12, "r12"))) == 16
+    assert adapter_rank(_adapter(tmp_path, 8, "pattern", {"v_proj": 96})) == 96
+    assert [max_lora_rank(r) for r in (1, 2, 8, 9, 100, 300, 320, 500)] == [1, 8, 8, 16, 128, 320, 320, 512]
+    with pytest.raises(UserError, match="above vLLM's limit of 512"):
+        max_lora_rank(513)
+    with pytest.raises(UserError, match="no adapter_config.json"):
+        adapter_rank(tmp_path)
+
+
+def test_llm_kwargs(tmp_path, tiny_model):
+    base = llm_kwargs("meta-llama/Llama-2-7b-hf", None, None, 2, False)
+    assert base == {"model": "meta-llama/Llama-2-7b-hf", "tokenizer": "meta-llama/Llama-2-7b-hf",
+                    "tensor_parallel_size": 2, "dtype": "bfloat16", "enforce_eager": True}
+    bare = _adapter(tmp_path, 12, "bare")
+    assert llm_kwargs("m", None, bare, 1, False) == dict(
+        model="m", tokenizer="m", tensor_parallel_size=1, dtype="bfloat16", enforce_eager=True,
+        enable_lora=True, max_lora_rank=16)
+    with_tok = _adapter(tmp_path, 64, "with_tokenizer")
+    load_tokenizer(tiny_model).save_pretrained(with_tok)
+    kwargs = llm_kwargs("m", None, with_tok, 1, True)
+    assert kwargs["tokenizer"] == str(with_tok) and kwargs["max_lora_rank"] == 64
+    assert kwargs["quantization"] == kwargs["load_format"] == "bitsandbytes"
+    assert llm_kwargs("m", "tok", with_tok, 1, False)["tokenizer"] == "tok"
+
+
+def test_lora_request_args(tmp_path):
+    assert lora_request_args(tmp_path) == ("trained_adapter", 1, str(tmp_path))
+
+
+def test_make_backend_hf(tiny_model, tmp_path):
+    backend = make_backend("hf", str(tiny_model), batch_size=3)
+    assert isinstance(backend, HFBackend)
+    assert (backend.batch_size, backend.max_new_tokens) == (3, generation.HF_MAX_NEW_TOKENS)
+    assert backend.tokenizer.padding_side == "left" and not backend.model.training
+    assert make_backend("hf", str(tiny_model), max_new_tokens=5).max_new_tokens == 5
+    with pytest.raises(UserError, match="unknown backend 'tgi'"):
+        make_backend("tgi", str(tiny_model))
+    with pytest.raises(UserError, match="no adapter_config.json"):
+        make_backend("hf", str(tiny_model), adapter=tmp_path)
+
+
+def test_make_backend_hf_uses_the_adapters_tokenizer(tiny_model, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    adapter = tmp_path / "run"
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model),
+                                LoraConfig(r=4, target_modules=["q_proj"], task_type="CAUSAL_LM"))
+    peft_model.save_pretrained(adapter)
+    tokenizer = load_tokenizer(tiny_model)
+    tokenizer.model_max_length = 1234  # a mark that this tokenizer, not the base model's, is used
+    tokenizer.save_pretrained(adapter)
+    backend = make_backend("hf", str(tiny_model), adapter=adapter, max_new_tokens=3)
+    assert backend.tokenizer.model_max_length == 1234
+    assert len(backend.generate(["Title: hello"], progress=False)) == 1
+
+
+@pytest.mark.skipif(HAS_VLLM, reason="vllm is installed")
+def test_vllm_backend_without_vllm_is_a_user_error():
+    with pytest.raises(UserError, match=r"vLLM is not installed.*pip install '\.\[vllm\]'.*--backend hf"):
+        VLLMBackend("m")
+    with pytest.raises(UserError, match="vLLM is not installed"):
+        make_backend("vllm", "m")
+
+
+def test_vllm_backend_runs(tiny_model, tmp_path):
+    if not HAS_VLLM:
+        pytest.skip(NO_VLLM)
+    if not torch.cuda.is_available():
+        pytest.skip("vllm is installed but no CUDA device is visible")
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    adapter = tmp_path / "adapter"
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model),
+                   LoraConfig(r=12, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")).save_pretrained(adapter)
+    backend = VLLMBackend(str(tiny_model), adapter=adapter, max_new_tokens=8)
+    texts = prompts(6)
+    batches = list(backend.generate_batches(texts, progress=False))
+    assert sorted(i for batch in batches for i, _ in batch) == list(range(6))
+    outputs = backend.generate(texts, progress=False)
+    assert len(outputs) == 6 and all(isinstance(o, str) for o in outputs)
