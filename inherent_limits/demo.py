@@ -1,11 +1,13 @@
-"""The embedded-default run on the bundled data: preprocess, build prompt datasets, mix.
+"""The embedded-default study, end to end on CPU: bundled data, tiny model, bundled MiniLM.
 
-    python -m inherent_limits.demo [--root demo_run] [--tasks all]
+    python -m inherent_limits.demo [--root demo_run] [--tasks all] [--stages 0-6]
 
 Stage 0 loads every task from the shipped raw data into canonical datasets; stage 1
 builds the Regular and SampleGen train+val datasets of the training tasks and the
 Regular, SampleGen and Gold Pipeline test sets of the test tasks; stage 2 mixes the
-default training mixtures. Later stages (training, evaluation, correlation) extend it.
+default training mixtures; stage 3 LoRA-tunes the tiny model on each mixture; stage 4
+evaluates the five conditions on a handful of test tasks (with BERTScore accuracy,
+stage 5); stage 6 correlates base against tuned scores and writes analysis/.
 """
 from __future__ import annotations
 
@@ -63,11 +65,46 @@ def build_prompt_datasets(tasks: list[str], root: Path, data_dir: str, manual_di
             print(f"mixture {path}: {len(rates)} tasks")
 
 
+# Stages 3-6 on the tiny model: small but real settings (a few minutes on 2 cores).
+DEMO_TEST_TASKS = ("cola", "wic", "copa", "snli", "winogrande", "ag_news", "aeslc",
+                   "logical_deduction", "causal_judgment")
+DEMO_RUNS = (("demo_regular", "flan_prompts_mixture"), ("demo_samplegen", "mix_prompts_mixture"))
+DEMO_TRAIN = dict(num_train=96, batch_size=4, num_epochs=2, learning_rate=3e-3, max_length=768,
+                  gradient_checkpointing=False)
+DEMO_EVAL = dict(num_test=8, batch_size=8, max_new_tokens=24, bertscore_model="bundled")
+# samplegen_direct before samplegen_pipeline, which reads its responses (same job id)
+DEMO_CONDITIONS = (("base_zero_shot", "base"), ("gold_pipeline", "base"), ("flan_direct", "demo_regular"),
+                   ("samplegen_direct", "demo_samplegen"), ("samplegen_pipeline", "base"))
+
+
+def train_and_evaluate(root: Path, data_dir: str, manual_dir: str, job: str) -> None:
+    """Stages 3-5: tune the tiny model on both mixtures, evaluate every condition."""
+    from .evaluation import EvalRequest, run_evaluation
+    from .modeling import resolve_model_name
+    from .training import TrainRequest, train
+    model = resolve_model_name("tiny")
+    for run, dataset in DEMO_RUNS:
+        if not (root / "saved_models" / run / "run_info.json").is_file():
+            print(f"\n[stage 3] LoRA-tuning the tiny model on {dataset} -> saved_models/{run}")
+            train(TrainRequest(root=root, dataset=dataset, model=model, job=job, run_name=run, **DEMO_TRAIN))
+    pairs = [(t, c, r) for t in DEMO_TEST_TASKS for c, r in DEMO_CONDITIONS]
+    print(f"\n[stages 4-5] {len(pairs)} evaluations: {len(DEMO_TEST_TASKS)} tasks x 5 conditions")
+    for task, condition, run in tqdm(pairs, desc="evaluate", unit="eval", file=sys.stdout):
+        pipeline = condition in ("gold_pipeline", "samplegen_pipeline")
+        fmt = "mix_prompts" if condition == "samplegen_direct" else "flan_prompts"
+        run_evaluation(EvalRequest(root=root, task=task, condition=condition, job=job, run_name=run,
+                                   model=model if run == "base" else None, test_prompt_format=fmt,
+                                   samplegen_model="demo_samplegen" if pipeline else None,
+                                   data_dir=data_dir, manual_dir=manual_dir, **DEMO_EVAL))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="demo_run", help="output root (default: demo_run)")
     parser.add_argument("--tasks", nargs="+", default=["all"],
                         help="task names, cluster names or all (default: all)")
+    parser.add_argument("--through", type=int, default=6, choices=range(7),
+                        help="last stage to run: 2 stops after the mixtures, 6 runs the whole study (default)")
     add_data_sources(parser)
     args = parser.parse_args(argv)
     tasks = resolve_tasks(args.tasks)
@@ -84,6 +121,18 @@ def main(argv=None) -> None:
           f"{Path(args.root) / 'data' / 'preprocessed'} in {time.time() - start:.1f}s\n")
     build_prompt_datasets(tasks, Path(args.root), args.data_dir or "bundled", args.manual_dir or "bundled")
     print(f"\nprompt datasets and mixtures under {Path(args.root) / 'data'} ({time.time() - start:.1f}s in all)")
+    if args.through < 3:
+        return
+    if not set(mixture_tasks("default")) <= set(tasks):
+        print("stages 3-6 need the default mixture: run with --tasks all")
+        return
+    from .run_info import job_id
+    job = job_id()
+    train_and_evaluate(Path(args.root), args.data_dir or "bundled", args.manual_dir or "bundled", job)
+    from .correlation import write_analysis
+    print("\n[stage 6] correlating base against tuned scores across tasks")
+    written = write_analysis(Path(args.root), job_ids=[job])
+    print(f"\ndone in {time.time() - start:.0f}s. Report: {written['report']}\nFigures: {written['plots']}")
 
 
 if __name__ == "__main__":

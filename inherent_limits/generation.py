@@ -66,7 +66,8 @@ class HFBackend:
                 ids, mask = self._batch([encoded[i] for i in indices])
                 with torch.inference_mode():
                     out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
-                texts = self.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
+                texts = self.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True,
+                                                    clean_up_tokenization_spaces=False)
                 bar.update(len(indices))
                 yield list(zip(indices, texts))
 
