@@ -37,7 +37,7 @@ def main(argv=None) -> None:
     paths = write_analysis(args.root, args.out, job_ids=args.job_ids, models=args.models, seeds=args.seeds)
     print(f"report: {paths['report']}")
     print(f"tables: {paths['scores']}, {paths['correlations']}")
-    print(f"figures: {paths['out'] / 'plots'} ({len(paths['plots'])} plots)")
+    print(f"figures: {paths['plots']} ({len(paths['plot_files'])} plots)")
 
 
 if __name__ == "__main__":

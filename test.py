@@ -108,14 +108,14 @@ def main(argv=None) -> None:
         raise UserError("--translation_type needs a translation API and is not supported; "
                         "evaluate --trans_test_task 0 (social_iqa_translated) instead")
     from inherent_limits.evaluation import EvalRequest, run_evaluation
-    from inherent_limits.modeling import resolve_model_name
+    from inherent_limits.modeling import base_model_name
     from inherent_limits.test_sets import condition_of
     task = test_task(args)
     samplegen_model = None if args.samplegen_model in (None, "None", "") else args.samplegen_model
     condition = condition_of(args.run_name, args.use_exemplar_gen, args.sample_source, args.test_prompt_format)
     model = None
     if args.model or args.model_path_idx is not None:
-        model = resolve_model_name(args.model, args.model_path_idx, args.model_size_idx)
+        model = base_model_name(args.model, args.model_path_idx, args.model_size_idx)
     req = EvalRequest(
         root=root, task=task, condition=condition, job=job, run_name=args.run_name, model=model,
         test_prompt_format=args.test_prompt_format or "flan_prompts", bb_format=args.bb_test_prompt_format,

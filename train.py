@@ -53,12 +53,12 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     from pathlib import Path
 
-    from inherent_limits.modeling import resolve_model_name
+    from inherent_limits.modeling import base_model_name
     from inherent_limits.run_info import git_hash, job_id
     from inherent_limits.training import TrainRequest, dataset_name, train
 
     req = TrainRequest(root=Path(args.root), dataset=dataset_name(args.dataset, args.prompts_type),
-                       model=resolve_model_name(args.model, args.model_path_idx, args.model_size_idx),
+                       model=base_model_name(args.model, args.model_path_idx, args.model_size_idx),
                        job=job_id(args.slurm_job_id), run_name=args.run_name, num_train=args.num_train,
                        num_val=args.num_val, batch_size=args.batch_size, num_epochs=args.num_epochs,
                        learning_rate=args.learning_rate, seed=args.seed, lora_r=args.lora_r,

@@ -153,6 +153,8 @@ def _job_id(value) -> str:
 def _split(values: Optional[Sequence]) -> Optional[list[str]]:
     if values is None:
         return None
+    if isinstance(values, (str, int)):
+        values = [values]
     return [part for value in values for part in re.split(r"[\s,]+", str(value)) if part]
 
 
@@ -195,10 +197,13 @@ def _score_of(row: dict, bertscores: dict[str, float]) -> tuple[str, Optional[fl
     else:
         metric = column = primary_column(spec.metrics, len(spec.label_names))
         sign = 1.0
-    value = pd.to_numeric(pd.Series([row.get(column)]), errors="coerce").iloc[0]
-    if pd.isna(value):
+    try:
+        value = float(row.get(column))
+    except (TypeError, ValueError):
+        value = math.nan
+    if math.isnan(value):
         return metric, None, f"no {column} value"
-    return metric, sign * float(value), ""
+    return metric, sign * value, ""
 
 
 def _bertscore_map(frame: pd.DataFrame) -> dict[str, float]:
@@ -227,16 +232,19 @@ def _seen_sets(rows: pd.DataFrame, train: pd.DataFrame, notes: list[str]) -> dic
         tuned = rows[(rows["base_model"] == model) & rows["condition"].isin(TUNED_CONDITIONS)]
         names = {_run_key(_text(r)) for r in tuned["run_name"]} or {k for k, (m, _) in runs.items() if m == model}
         setups = {runs[n][1] for n in names if n in runs}
-        if not setups or None in setups:
-            out[model] = None
-            if runs:
-                notes.append(f"{model}: the mixture of its tuned runs is unknown (not in train_logs.csv, or "
-                             "an unknown dataset name): seen/unseen unknown")
+        out[model] = None
+        if not runs:
             continue
-        out[model] = [set(mixture_tasks(s)) for s in sorted(setups)]
-        if len(setups) > 1:
-            notes.append(f"{model}: tuned runs trained on different mixture setups ({', '.join(sorted(setups))}); "
-                         "a task counts as seen/unseen only where they agree (filter with --job_ids)")
+        if not names:
+            notes.append(f"{model}: no tuned run in train_logs.csv: seen/unseen unknown")
+        elif not setups or None in setups:
+            notes.append(f"{model}: the mixture of its tuned runs is unknown (run not in train_logs.csv, or "
+                         "an unknown dataset name): seen/unseen unknown")
+        else:
+            out[model] = [set(mixture_tasks(s)) for s in sorted(setups)]
+            if len(setups) > 1:
+                notes.append(f"{model}: tuned runs trained on different mixture setups ({', '.join(sorted(setups))});"
+                             " a task counts as seen/unseen only where they agree (filter with --job_ids)")
     return out
 
 
@@ -245,6 +253,10 @@ def _seen(task: str, sets: Optional[list[set]]) -> str:
         return "unknown"
     flags = {task in s for s in sets}
     return str(flags.pop()) if len(flags) == 1 else "unknown"
+
+
+def _sort_key(column: pd.Series) -> pd.Series:
+    return column.map(CONDITIONS.index) if column.name == "condition" else column
 
 
 def scores_by_task(logs: Logs, job_ids=None, models=None, seeds=None) -> pd.DataFrame:
@@ -293,16 +305,14 @@ def scores_by_task(logs: Logs, job_ids=None, models=None, seeds=None) -> pd.Data
     seen = _seen_sets(rows, logs.train, notes)
     scores = pd.DataFrame(cells, columns=[c for c in SCORE_COLUMNS if c != "seen"])
     scores.insert(4, "seen", [_seen(t, seen.get(m)) for m, t in zip(scores["base_model"], scores["task"])])
-    order = {c: i for i, c in enumerate(CONDITIONS)}
-    scores = scores.sort_values(["base_model", "condition", "task"], key=lambda s: s.map(order) if s.name ==
-                                "condition" else s, kind="stable").reset_index(drop=True)
-    scores.attrs.update(notes=notes, rows=len(rows))
+    scores = scores.sort_values(["base_model", "condition", "task"], key=_sort_key).reset_index(drop=True)
+    scores.attrs.update(notes=notes, rows=int(scores["n_evals"].sum()))
     return scores
 
 
 # --- correlations ----------------------------------------------------------------------------
 
-def _coefficients(x: np.ndarray, y: np.ndarray, base: str, tuned: str) -> list[tuple[str, Optional[float], Optional[float], str]]:
+def _coefficients(x: np.ndarray, y: np.ndarray, base: str, tuned: str) -> list[tuple]:
     """(statistic, r, p, reason) for each statistic; no coefficient for too few or constant scores."""
     reason = ""
     if len(x) < MIN_TASKS:
@@ -408,6 +418,7 @@ def _scatter(points: pd.DataFrame, base: str, tuned: str, title: str, fit: bool,
     axes.set_ylabel(f"{tuned} {AXIS_UNIT}")
     axes.set_title(title, fontsize=9)
     axes.grid(alpha=0.3)
+    axes.margins(0.1)
     figure.tight_layout()
     figure.savefig(path, format="png")
 
@@ -427,7 +438,7 @@ def write_plots(scores: pd.DataFrame, table: pd.DataFrame, folder: Path) -> list
     for group, base, tuned, points in tqdm(jobs, desc="plots", unit="plot", delay=1.0):
         row = _spearman_row(table, group, "all", base, tuned)
         title = plot_title(group, base, tuned, row["r"], row["p"], int(row["n"]), row["reason"])
-        path = folder / f"{_slug(short_name(group))}__{base}__vs__{tuned}.png"
+        path = folder / f"{_slug(group)}__{base}__vs__{tuned}.png"
         _scatter(points, base, tuned, title, row["r"] is not None, path)
         written.append(path)
     return written
@@ -453,6 +464,11 @@ def _markdown(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]
     return lines + ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
 
 
+def _cell(score: dict) -> str:
+    spread = "" if pd.isna(score["std"]) else f" ± {score['std']:.2f}"
+    return f"{score['score']:.2f}{spread} ({score['n_seeds']})"
+
+
 def _score_tables(scores: pd.DataFrame) -> list[str]:
     lines = []
     for model, mine in scores.groupby("base_model", sort=True):
@@ -463,8 +479,7 @@ def _score_tables(scores: pd.DataFrame) -> list[str]:
             by = {r["condition"]: r for r in cells.to_dict("records")}
             metrics = ", ".join(sorted(set(cells["metric"])))
             body.append([task, cells["cluster"].iloc[0], cells["seen"].iloc[0], metrics] + [
-                f"{_num(by[c]['score'], 2)} ± {_num(by[c]['std'], 2)} ({by[c]['n_seeds']})" if c in by else "–"
-                for c in conditions])
+                _cell(by[c]) if c in by else "–" for c in conditions])
         lines += _markdown(["task", "cluster", "seen", "metric", *conditions], body)
     return lines
 
@@ -487,7 +502,9 @@ def render_report(logs: Logs, scores: pd.DataFrame, table: pd.DataFrame, plots: 
               "Mean ± sample standard deviation over seeds (number of seeds); the full table is "
               "[scores_by_task.csv](scores_by_task.csv)."]
     lines += _score_tables(scores)
-    main = table[(table["subset"] == "all")]
+    main = table[table["subset"] == "all"]
+    order = {g: i for i, g in enumerate([*sorted(set(scores["base_model"])), "pooled"])}
+    main = main.sort_values("group", key=lambda g: g.map(order), kind="stable")
     lines += ["", "## Correlations across tasks (all tasks)", "",
               "Base condition vs tuned condition, one point per task (pooled: per model and task); "
               "every subset (seen, unseen, clusters) is in [correlations.csv](correlations.csv).", ""]
@@ -524,7 +541,7 @@ def write_analysis(root, out_dir=None, job_ids=None, models=None, seeds=None) ->
     """Read the logs, write scores, correlations, report and plots to `out_dir` (default <root>/analysis).
 
     The folder is built aside and replaces the old one in one rename. Returns the written paths:
-    {"out", "scores", "correlations", "report", "plots"} (plots: a list).
+    {"out", "scores", "correlations", "report", "plots" (the folder), "plot_files" (a list)}.
     """
     root = Path(root)
     out = Path(out_dir) if out_dir is not None else root / "analysis"
@@ -544,4 +561,5 @@ def write_analysis(root, out_dir=None, job_ids=None, models=None, seeds=None) ->
         filters = {"job_ids": job_ids, "models": models, "seeds": seeds}
         (tmp / "report.md").write_text(render_report(logs, scores, table, plots, filters), encoding="utf-8")
     return {"out": out, "scores": out / "scores_by_task.csv", "correlations": out / "correlations.csv",
-            "report": out / "report.md", "plots": [out / "plots" / p.name for p in plots]}
+            "report": out / "report.md", "plots": out / "plots",
+            "plot_files": [out / "plots" / p.name for p in plots]}

@@ -69,7 +69,7 @@ def build_prompt_datasets(tasks: list[str], root: Path, data_dir: str, manual_di
 DEMO_TEST_TASKS = ("cola", "wic", "copa", "snli", "winogrande", "ag_news", "aeslc",
                    "logical_deduction", "causal_judgment")
 DEMO_RUNS = (("demo_regular", "flan_prompts_mixture"), ("demo_samplegen", "mix_prompts_mixture"))
-DEMO_TRAIN = dict(num_train=96, batch_size=4, num_epochs=2, learning_rate=3e-3, max_length=768,
+DEMO_TRAIN = dict(num_train=96, batch_size=4, num_epochs=3, learning_rate=1e-2, max_length=768,
                   gradient_checkpointing=False)
 DEMO_EVAL = dict(num_test=8, batch_size=8, max_new_tokens=24, bertscore_model="bundled")
 # samplegen_direct before samplegen_pipeline, which reads its responses (same job id)
@@ -80,9 +80,8 @@ DEMO_CONDITIONS = (("base_zero_shot", "base"), ("gold_pipeline", "base"), ("flan
 def train_and_evaluate(root: Path, data_dir: str, manual_dir: str, job: str) -> None:
     """Stages 3-5: tune the tiny model on both mixtures, evaluate every condition."""
     from .evaluation import EvalRequest, run_evaluation
-    from .modeling import resolve_model_name
     from .training import TrainRequest, train
-    model = resolve_model_name("tiny")
+    model = "tiny"
     for run, dataset in DEMO_RUNS:
         if not (root / "saved_models" / run / "run_info.json").is_file():
             print(f"\n[stage 3] LoRA-tuning the tiny model on {dataset} -> saved_models/{run}")

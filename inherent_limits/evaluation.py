@@ -85,9 +85,8 @@ def run_info(path: Path) -> dict:
 
 def base_model_of(req: EvalRequest) -> str:
     """The base model: --model, else the tuned run's, else the SampleGen model's."""
-    from .modeling import resolve_model_name
     if req.model:
-        return resolve_model_name(req.model)
+        return req.model
     for name in (req.run_name if req.run_name != "base" else None, req.samplegen_model):
         if name:
             base = run_info(run_dir(req.root, name)).get("base_model")
@@ -207,7 +206,8 @@ def _generate(req: EvalRequest, base_model: str, adapter: Optional[Path], items:
     todo = [i for i in range(len(items)) if i not in progress.done]
     if todo:
         from .generation import make_backend
-        backend = make_backend(req.backend, base_model, adapter=adapter, batch_size=req.batch_size,
+        from .modeling import resolve_model_name
+        backend = make_backend(req.backend, resolve_model_name(base_model), adapter=adapter, batch_size=req.batch_size,
                                max_new_tokens=req.max_new_tokens, tensor_parallel_size=req.tensor_parallel_size,
                                load_in_4bit=req.load_in_4bit)
         prompts = [items[i].text for i in todo]

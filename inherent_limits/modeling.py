@@ -30,6 +30,14 @@ def resolve_model_name(model: Optional[str], model_path_idx: Optional[int] = Non
     return path.format(size=size)
 
 
+def base_model_name(model: Optional[str], model_path_idx: Optional[int] = None,
+                    model_size_idx: Optional[int] = None) -> str:
+    """The base model as logs and run info name it: "tiny" stays "tiny" (its path is per machine)."""
+    if model == config.TINY_MODEL and model_path_idx is None and model_size_idx is None:
+        return model
+    return resolve_model_name(model, model_path_idx, model_size_idx)
+
+
 def _pick(flag: str, index: int, choices: tuple[str, ...]) -> str:
     if not 0 <= index < len(choices):
         listing = ", ".join(f"{i} ({c})" for i, c in enumerate(choices))

@@ -32,7 +32,7 @@ RUN_INFO = "run_info.json"
 class TrainRequest:
     root: Path
     dataset: str                      # mixture folder under data/ (or a path to a saved DatasetDict)
-    model: str                        # resolved base model (hub id or local path)
+    model: str                        # base model: hub id, local path or "tiny"
     job: str
     run_name: Optional[str] = None    # default: a timestamp, as the reference
     num_train: Optional[int] = None   # training rows (default: all)
@@ -144,14 +144,15 @@ def train(req: TrainRequest) -> Path:
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments, set_seed
 
-    from .modeling import device_name, load_model, load_tokenizer
+    from .modeling import device_name, load_model, load_tokenizer, resolve_model_name
 
     out = output_dir(req)
     train_set, val_set = load_mixture(req.root, req.dataset, req.num_train, req.num_val, req.seed)
     set_seed(req.seed)
     cuda = torch.cuda.is_available()
-    tokenizer = load_tokenizer(req.model, padding_side="right")
-    model = load_model(req.model, load_in_4bit=req.load_in_4bit, trainable=True)
+    path = resolve_model_name(req.model)
+    tokenizer = load_tokenizer(path, padding_side="right")
+    model = load_model(path, load_in_4bit=req.load_in_4bit, trainable=True)
     if req.load_in_4bit:
         from peft import prepare_model_for_kbit_training
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=req.gradient_checkpointing)

@@ -27,7 +27,11 @@ def cli():
 
 
 @pytest.fixture(scope="session")
-def tiny_model():
-    """The tiny Llama model's directory (built once per machine, ~30 s, then cached)."""
-    from inherent_limits.tiny_model import ensure_tiny_model
-    return str(ensure_tiny_model())
+def tiny_model(tmp_path_factory):
+    """The tiny Llama model's directory, built once per session (~25 s) in a session cache.
+
+    $INHERENT_LIMITS_CACHE stays pointed at it, so CLIs run with `--model tiny` find it too.
+    """
+    from inherent_limits.tiny_model import CACHE_ENV, ensure_tiny_model
+    os.environ[CACHE_ENV] = str(tmp_path_factory.getbasetemp() / "inherent_limits_cache")
+    return ensure_tiny_model()

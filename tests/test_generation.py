@@ -11,19 +11,10 @@ from inherent_limits.errors import UserError
 from inherent_limits.generation import (HFBackend, VLLMBackend, adapter_rank, llm_kwargs, lora_request_args,
                                         make_backend, max_lora_rank, sampling_kwargs)
 from inherent_limits.modeling import load_model, load_tokenizer
-from inherent_limits.tiny_model import CACHE_ENV, ensure_tiny_model
+
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 NO_VLLM = "vllm not installed: the vLLM backend needs a CUDA machine (pip install '.[vllm]')"
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    """The tiny model, built once per session in a temporary cache shared by all test files."""
-    cache = tmp_path_factory.getbasetemp() / "inherent_limits_cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(CACHE_ENV, str(cache))
-        return ensure_tiny_model()
 
 
 @pytest.fixture(scope="module")

@@ -23,15 +23,6 @@ STUDY_TEXTS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    """The tiny model, built once per session in a temporary cache shared by all test files."""
-    cache = tmp_path_factory.getbasetemp() / "inherent_limits_cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(CACHE_ENV, str(cache))
-        return ensure_tiny_model()
-
-
 @pytest.fixture
 def tiny_cache(tiny_model, monkeypatch):
     """Point $INHERENT_LIMITS_CACHE at the session's built tiny model."""

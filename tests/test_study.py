@@ -33,8 +33,8 @@ TINY = []
 
 @pytest.fixture(scope="session")
 def tiny(tiny_model):
-    TINY[:] = [tiny_model]
-    return tiny_model
+    TINY[:] = ["tiny"]
+    return str(tiny_model)
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +56,7 @@ def study(tmp_path_factory, tiny):
         make_mixture(root, fmt, num_datapoints=NUM_DATA, seed=42)
     runs = {}
     for name, dataset in (("regular", "flan_prompts_mixture"), ("samplegen", "mix_prompts_mixture")):
-        train(TrainRequest(root=root, dataset=dataset, model=tiny, job=JOB, run_name=name, num_train=32,
+        train(TrainRequest(root=root, dataset=dataset, model="tiny", job=JOB, run_name=name, num_train=32,
                            batch_size=4, num_epochs=2, learning_rate=3e-3, max_length=768,
                            gradient_checkpointing=False))
         runs[name] = root / "saved_models" / name
@@ -91,7 +91,7 @@ def test_training_saves_adapter_and_logs(study, tiny):
     for run in runs.values():
         assert (run / "adapter_config.json").is_file() and (run / "adapter_model.safetensors").is_file()
         info = json.loads((run / "run_info.json").read_text())
-        assert info["base_model"] == tiny and info["train_loss"] > 0
+        assert info["base_model"] == "tiny" and info["train_loss"] > 0
     log = csv_logs.read_log(root / "train_logs.csv")
     assert list(log.columns[:len(csv_logs.TRAIN_COLUMNS)]) == list(csv_logs.TRAIN_COLUMNS)
     assert sorted(log["run_name"]) == ["regular", "samplegen"] and set(log["job_id"]) == {f"job-{JOB}"}

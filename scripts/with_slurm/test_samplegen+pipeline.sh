@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+#SBATCH --job-name=test_samplegen+pipeline
+#SBATCH --output=demo_run/slurm_logs/%x-%A_%a.out
+#SBATCH --cpus-per-task=1
+# Stages 4-5 as a job array over TASKS: array index i evaluates the i-th task of TASKS in
+# samplegen_direct, then gold_pipeline and samplegen_pipeline, in one job so that the SampleGen
+# Pipeline finds the SampleGen responses by job id (scripts/without_slurm/test_samplegen+pipeline.sh).
+# Each array task logs its own $SLURM_JOB_ID. Without an array index it evaluates every task.
+#
+#   sbatch --array=0-2 scripts/with_slurm/test_samplegen+pipeline.sh
+#   (one index per task of TASKS; from the repo root; demo_run/slurm_logs must exist)
+#
+# Settings (environment, passed through by sbatch; defaults in scripts/without_slurm/study_env.sh):
+# ROOT=demo_run MODEL=tiny SG_RUN=samplegen TASKS="cola aeslc logical_deduction" NUM_TEST=4 TEST_BATCH=4
+# MAX_NEW_TOKENS=24 BERTSCORE_MODEL=bundled DATA_DIR=bundled MANUAL_DIR=bundled TEST_ARGS="".
+set -euo pipefail
+# sbatch runs a copy of this file: find the original through the job record to reach the repo.
+src="${BASH_SOURCE[0]}"
+[ -f "$(dirname "$src")/../setup_env.sh" ] || src=$(scontrol show job "$SLURM_JOB_ID" | sed -n "/^ *Command=/{s/^ *Command=//p;q}")
+REPO="$(cd "$(dirname "$src")/../.." && pwd)"
+source "$REPO/scripts/without_slurm/study_env.sh"
+
+# shellcheck disable=SC2086  # TASKS is a list
+TASKS=$(array_item $TASKS)
+echo "job $SLURM_JOB_ID (array ${SLURM_ARRAY_JOB_ID:-none} index ${SLURM_ARRAY_TASK_ID:-none}): evaluating $TASKS"
+exec "$REPO/scripts/without_slurm/test_samplegen+pipeline.sh"
