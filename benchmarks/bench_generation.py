@@ -16,7 +16,7 @@ max_new_tokens, timed in one run:
 Each approach runs --repeats times and its best time counts (a shared machine's load spikes
 otherwise swing the ratio several-fold). The last line is `speedup: <ratio>x` (reference / ours).
 
-    python benchmarks/bench_generation.py [--prompts 32] [--batch_size 8] [--max_new_tokens 32] [--repeats 3]
+    python benchmarks/bench_generation.py [--prompts 64] [--batch_size 32] [--max_new_tokens 32] [--repeats 1]
 """
 from __future__ import annotations
 
@@ -101,10 +101,10 @@ def run_left_4096(model, tokenizer, prompts, max_new_tokens, batch_size):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--prompts", type=int, default=32)
-    parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--max_new_tokens", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--prompts", type=int, default=64, help="real Regular test prompts (default: 64)")
+    parser.add_argument("--batch_size", type=int, default=32, help="our batch size (default: 32)")
+    parser.add_argument("--max_new_tokens", type=int, default=32, help="tokens generated per prompt (default: 32)")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per approach, best counts (default: 1)")
     args = parser.parse_args()
 
     import torch
