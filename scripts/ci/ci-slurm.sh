@@ -7,9 +7,9 @@
 # Environment: SLURM_CI_DIR (default /tmp/slurm-ci): config, state, logs and pid files;
 # SLURM_CI_CPUS (default 2): CPUs of the node, i.e. how many 1-CPU jobs run at once.
 # Clients need `export SLURM_CONF=$SLURM_CI_DIR/etc/slurm.conf` (printed by `up`).
-# Pitfalls (see git history of this recipe): keep proctrack/linuxproc and task/none (cgroup
-# plugins abort job steps here yet report COMPLETED); kill_invalid_depend so a failed stage
-# cancels its dependants instead of leaving them PENDING; job ids restart at 1 on each `up`.
+# Pitfalls: keep proctrack/linuxproc and task/none (cgroup plugins abort job steps here yet
+# report COMPLETED); kill_invalid_depend makes a failed stage cancel its dependants instead of
+# leaving them PENDING; job ids restart at 1 on each `up`.
 set -euo pipefail
 D=${SLURM_CI_DIR:-/tmp/slurm-ci}
 export SLURM_CONF=$D/etc/slurm.conf

@@ -2,7 +2,7 @@
 # venv, and the study settings. Every setting is an environment variable with a default
 # for the embedded demo study (tiny model, bundled data, CPU); set it to change it.
 #
-#   ROOT=demo_run            output root (data/, saved_models/, logs); relative to the repo root
+#   ROOT=demo_run            output root (data/, saved_models/, logs); a relative ROOT is under the repo root
 #   MODEL=tiny               base model: hub id, local path or tiny (the built-in test model)
 #   TASKS="cola aeslc logical_deduction"   test tasks (names): classification, generation, BigBench
 #   NUM_DATA=8               rows per task dataset (create_prompts --num_datapoints)
@@ -13,15 +13,14 @@
 #   NUM_TRAIN=64 EPOCHS=2 TRAIN_BATCH=4 LR=3e-3 MAX_LENGTH=768   training (32 steps each)
 #   TEST_BATCH=4 MAX_NEW_TOKENS=24                                generation
 #   BERTSCORE_MODEL=bundled  BERTScore encoder (bundled = offline MiniLM; roberta-large needs the hub)
-#   DATA_DIR=bundled MANUAL_DIR=bundled   raw data (unset them, i.e. set to "", for the hub)
+#   DATA_DIR=bundled MANUAL_DIR=bundled   raw data; set them empty (DATA_DIR= MANUAL_DIR=) for the hub
 #   OVERWRITE=False          rebuild task datasets that already exist
 #   TRAIN_ARGS / TEST_ARGS   extra flags for train.py / test.py, split on spaces (e.g. "--backend vllm")
 #   CORRELATE_ARGS           extra flags for correlate.py
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
-study_root="${ROOT:-demo_run}"   # setup_env.sh uses ROOT for the repository root
+ROOT="${ROOT:-demo_run}"
 source scripts/setup_env.sh
-ROOT="$study_root"
 : "${MODEL:=tiny}" "${TASKS:=cola aeslc logical_deduction}"
 : "${NUM_DATA:=8}" "${NUM_TEST:=4}" "${REG_RUN:=regular}" "${SG_RUN:=samplegen}"
 : "${TRAIN_FORMATS:=flan_prompts mix_prompts}"
