@@ -63,6 +63,8 @@ def test_sample_indices_seeded_and_bounded():
     assert sorted(sample_indices(3, 99, 1)) == [0, 1, 2]
     with pytest.raises(UserError, match="empty"):
         sample_indices(0, 5, 1)
+    with pytest.raises(UserError, match="at least one"):
+        sample_indices(10, 0, 1)
 
 
 def test_bigbench_formats():
