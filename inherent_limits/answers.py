@@ -97,13 +97,3 @@ def extract_answer(response: str, *, base_model: bool, options: Sequence[str] = 
         if matched is not None:
             return Answer(matched, True)
     return Answer(answer, True)
-
-
-def to_float(answer: Answer) -> Optional[float]:
-    """A numeric answer (STS-B), or None when it is not a number."""
-    if not answer.parsed:
-        return None
-    try:
-        return float(answer.text)
-    except ValueError:
-        return None

@@ -12,7 +12,7 @@ from typing import Mapping, Optional, Sequence
 
 from inherent_limits.csv_logs import BERTSCORE_COLUMNS, BERTSCORE_LOG, EVAL_LOG, append_row, read_log
 from inherent_limits.errors import UserError
-from inherent_limits.response_files import OPTION_SEP
+from inherent_limits.response_files import OPTION_SEP, read_frame
 
 DEFAULT_MODEL = "roberta-large"
 BUNDLED = "bundled"
@@ -162,21 +162,8 @@ def bertscore_accuracy(chosen: Sequence[str], targets: Sequence[str]) -> float:
 
 
 def read_response_file(path):
-    """A response file (TSV) as strings; 'None'/'NA' stay strings, empty cells are ''."""
-    import pandas as pd
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"response file {path} does not exist (run test.py first, or check "
-                        "--input_for_bertscore / --input_model / --response_file)")
-    try:
-        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as err:
-        raise UserError(f"{path}: not a readable tab-separated response file ({err})") from None
-    missing = [c for c in RESPONSE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(missing)} (a response file needs "
-                        f"{', '.join(RESPONSE_COLUMNS)})")
-    return frame
+    """A response file with the columns BERTScore accuracy reads."""
+    return read_frame(path, RESPONSE_COLUMNS)
 
 
 def response_items(path, task: Optional[str] = None) -> tuple[list[str], list[str], list[list[str]]]:

@@ -29,8 +29,8 @@ from .errors import UserError
 from .response_files import Progress, read_responses, response_row, write_responses
 from .run_info import git_hash
 from .training import RUN_INFO
-from .test_sets import (BASE_CONDITIONS, TestItem, bigbench_items, gold_pipeline_items,
-                        remove_instructions, sample_indices, samplegen_pipeline_items, saved_items)
+from .test_sets import (BASE_CONDITIONS, TestItem, bigbench_items, direct_items, gold_pipeline_items,
+                        samplegen_pipeline_items)
 
 
 @dataclass
@@ -143,17 +143,8 @@ def load_items(req: EvalRequest, spec: TaskSpec) -> tuple[list[TestItem], Option
     if req.condition == "gold_pipeline":
         return gold_pipeline_items(req.root, req.task, req.num_test, req.seed, req.unified, req.gp_num_data,
                                    req.ablation_setup, req.num_samples_ablation), None
-    fmt = req.test_prompt_format or "flan_prompts"
-    folder = f"{fmt}_test" + ("_unified" if req.unified else "")
-    custom = fmt == "mix_prompts"
-    hint = (f"build it with `python create_prompts.py --tasks {req.task} --create_custom_prompts {custom} "
-            f"--dataset_type test --root {req.root}`")
-    items = saved_items(req.root, folder, req.task, hint)
-    items = [items[i] for i in sample_indices(len(items), req.num_test, req.seed)]
-    if req.condition == "base_zero_shot":
-        for item in items:
-            item.text = remove_instructions(item.text)
-    return items, None
+    return direct_items(req.root, req.task, req.test_prompt_format or "flan_prompts", req.unified, req.num_test,
+                        req.seed, strip_instructions=req.condition == "base_zero_shot"), None
 
 
 # --- scoring ----------------------------------------------------------------
@@ -185,14 +176,12 @@ def versions() -> dict[str, str]:
     return out
 
 
-def progress_key(req: EvalRequest, base_model: str) -> str:
+def progress_key(req: EvalRequest, base_model: str, samplegen_file: Optional[str] = None) -> str:
     """Settings that determine the responses: a rerun with the same ones resumes."""
     fields = asdict(req)
     for name in ("job", "bertscore", "bertscore_model", "num_layers", "extra", "root"):
         fields.pop(name)
-    fields.update(model=base_model, root=str(Path(req.root).resolve()))
-    if req.condition == "samplegen_pipeline":
-        fields["samplegen_eval_file"] = samplegen_response_file(req)[1]
+    fields.update(model=base_model, root=str(Path(req.root).resolve()), samplegen_eval_file=samplegen_file)
     return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -262,7 +251,7 @@ def run_evaluation(req: EvalRequest) -> dict:
         from .bertscore_acc import resolve_scorer_model
         resolve_scorer_model(req.bertscore_model, req.num_layers)
     folder = response_folder(req)
-    progress = Progress(folder / f".partial-{progress_key(req, base_model)}.jsonl")
+    progress = Progress(folder / f".partial-{progress_key(req, base_model, samplegen_file)}.jsonl")
     if progress.done:
         print(f"resuming: {len(progress.done)} of {len(items)} responses already generated")
     responses = _generate(req, base_model, adapter, items, progress)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Sequence
 
 from .errors import UserError
 
 OPTION_SEP = "###"
-COLUMNS = ("test_example", "response", "target", "proc_model_response", "gold_options")
 
 
 def write_responses(path: Path, rows: Sequence[dict]) -> None:
@@ -36,15 +35,27 @@ def response_row(text: str, response: str, target: str, answer: str, parsed: boo
             "references": json.dumps(list(references), ensure_ascii=False), "group_id": group_id, **extra}
 
 
+def read_frame(path, required: Sequence[str]):
+    """A response file as strings ('None'/'NA' stay strings, empty cells are ''), with `required` columns."""
+    import pandas as pd
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"response file {path} does not exist (run test.py first, or check "
+                        "--input_for_bertscore / --input_model / --response_file)")
+    try:
+        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as err:
+        raise UserError(f"{path}: not a readable tab-separated response file ({err})") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)} (a response file needs "
+                        f"{', '.join(required)})")
+    return frame
+
+
 def read_responses(path: Path) -> list[dict]:
     """Rows of a response file (ours or the reference's): response, target, options, references..."""
-    import pandas as pd
-    if not Path(path).is_file():
-        raise UserError(f"response file {path} not found")
-    frame = pd.read_csv(path, sep="\t", keep_default_na=False, dtype=str)
-    missing = [c for c in ("response", "target") if c not in frame.columns]
-    if missing:
-        raise UserError(f"{path}: not a response file (missing column {', '.join(missing)})")
+    frame = read_frame(path, ("response", "target"))
     rows = []
     for rec in frame.to_dict("records"):
         options = [o for o in rec.get("gold_options", "").split(OPTION_SEP) if o != ""]
@@ -80,7 +91,3 @@ class Progress:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
-
-
-def progress_path(folder: Path, key: str, extension: Optional[str] = ".jsonl") -> Path:
-    return folder / f".partial-{key}{extension}"

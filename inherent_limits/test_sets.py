@@ -87,7 +87,7 @@ def _task_path(task: str) -> Path:
     return Path(*task.split("/"))
 
 
-def _build_hint(root: Path, task: str, custom: bool, gold: bool = False, unified: bool = False) -> str:
+def build_hint(root: Path, task: str, custom: bool, gold: bool = False, unified: bool = False) -> str:
     flags = f"--create_custom_prompts {custom} --dataset_type test"
     flags += " --make_gold_pipeline_test True" if gold else ""
     flags += " --do_unify True" if unified else ""
@@ -104,6 +104,17 @@ def saved_items(root: Path, folder: str, task: str, hint: str) -> list[TestItem]
         refs = row["references"] if "references" in cols else [row["labels"]]
         items.append(TestItem(row["text"], str(row["labels"]), options, list(refs),
                               row["group_id"] if "group_id" in cols else ""))
+    return items
+
+
+def direct_items(root: Path, task: str, fmt: str, unified: bool, num_test: Optional[int], seed: int,
+                 strip_instructions: bool) -> list[TestItem]:
+    """The Regular (flan_prompts) or SampleGen (mix_prompts) test items; base models without instructions."""
+    hint = build_hint(root, task, fmt == "mix_prompts", unified=unified)
+    items = _pick(saved_items(root, f"{fmt}_test" + ("_unified" if unified else ""), task, hint), num_test, seed)
+    if strip_instructions:
+        for item in items:
+            item.text = remove_instructions(item.text)
     return items
 
 
@@ -151,7 +162,7 @@ def gold_pipeline_items(root: Path, task: str, num_test: Optional[int], seed: in
                         num_samples_ablation: int) -> list[TestItem]:
     suffix = "_unified" if unified else ""
     items = _pick(saved_items(root, f"gold_pipeline_test{suffix}", task,
-                              _build_hint(root, task, True, gold=True, unified=unified)), num_test, seed)
+                              build_hint(root, task, True, gold=True, unified=unified)), num_test, seed)
     if ablation_setup:
         source = root / "data" / f"mix_prompts_mixture_{ablation_setup}" / "train"
         hint = f"mix it with `python make_mixtures.py --prompt_format mix_prompts --setup {ablation_setup}`"
