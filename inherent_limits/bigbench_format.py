@@ -3,28 +3,32 @@
 Formats are the templates.json keys `bigbench-<format>` (closed, closed-adv, plain, adv,
 bad-prompt-1..6), with `-translated` variants for the Scottish Gaelic set and `-samplegen`
 variants for gold in-context examples. Options are shown quoted and comma-separated;
-closed-adv letters them `A)`, adv `(a)`. Unlike the reference, plain and closed-adv are
-really used (its comparisons with a list never matched).
+closed-adv letters them `A)`, adv `(a)`. The question keeps the whitespace the task's clean-up
+leaves, as in the reference; bad-prompt formats drop trailing spaces, then trailing newlines.
+Unlike the reference, plain and closed-adv are really built (its comparisons with a list never
+matched, so it crashed there).
 
-Gold Pipeline items are written directly in the SampleGen inner format: `Example N:` with
-`Question N:` / `Options N:` / `Answer N:` for the gold examples, then `Solution:` and the
-item with `Question Solution:` / `Options Solution:` / `Answer Solution:`.
+Gold Pipeline items follow the reference's assembly: each gold example is formatted with the
+`-samplegen` template and relabelled (`Example N:`, `Question N:`, `Options N:` before the
+quoted options, `Answer N:`); the item, in its test format, gets `Question Solution`,
+`Options Solution:` and a final `Answer Solution:`.
 """
 from __future__ import annotations
 
 import random
+import re
 import string
 from typing import Optional, Sequence
 
 from .config import BB_FORMATS, TaskSpec
 from .errors import UserError
 
-# Field labels of Gold Pipeline items: plain, unified (--unified_prompts), Scottish Gaelic.
-FIELD_LABELS = {
-    "plain": ("Question", "Options", "Answer"),
-    "unified": ("Input 1", "Input 2", "Answer"),
-    "translated": ("Ceist", "Roghainnean", "Freagairt"),
-}
+_QUOTED = re.compile(r'(".+")+')             # a run of quoted options on one line
+_QUOTED_AT_LINE = re.compile(r'\n(".+")+')   # strange_stories: quotes inside its stories too
+_EXAMPLE_CLEANUP = (r"Q: ", r" choice:.*", r"Context: ")
+# Scottish Gaelic labels of the reference's shipped Gold Pipeline set.
+_GAELIC = (("Options Solution", "Fuasgladh Roghainnean"), ("Options", "Roghainnean"),
+           ("Answer Solution", "Fuasgladh Freagairt"), ("Solution", "Fuasgladh"))
 
 
 def _quoted(options: Sequence[str]) -> list[str]:
@@ -42,37 +46,64 @@ def template_key(fmt: str, spec: TaskSpec, samplegen: bool = False) -> str:
     return key
 
 
-def format_item(row: dict, fmt: str, spec: TaskSpec, templates: dict[str, str],
-                sys_prompt: Optional[str] = None) -> str:
-    """One test item in a BigBench format, inside `sys_prompt` when given (tuned models)."""
-    key = template_key(fmt, spec)
+def _template(templates: dict[str, str], key: str, spec: TaskSpec, fmt: str) -> str:
     if key not in templates:
         raise UserError(f"the prompt templates have no {key!r} (needed for {spec.name} in format {fmt})")
+    return templates[key]
+
+
+def _fill(template: str, row: dict, fmt: str) -> str:
     options = _quoted(row["options"])
     if fmt == "closed-adv":
         numbered = [f"{letter}) {o}" for letter, o in zip(string.ascii_uppercase, options)]
     else:
         numbered = [f"({letter}) {o}" for letter, o in zip(string.ascii_lowercase, options)]
-    text = templates[key].format(question=row["text"].rstrip(" \n"), options=", ".join(options),
-                                 numbered_options=", ".join(numbered), answer=row["label"])
+    question = row["text"].rstrip(" ").rstrip("\n") if fmt.startswith("bad-prompt") else row["text"]
+    return template.format(question=question, options=", ".join(options),
+                           numbered_options=", ".join(numbered), answer=row["label"])
+
+
+def format_item(row: dict, fmt: str, spec: TaskSpec, templates: dict[str, str],
+                sys_prompt: Optional[str] = None) -> str:
+    """One test item in a BigBench format, inside `sys_prompt` when given (tuned models)."""
+    text = _fill(_template(templates, template_key(fmt, spec), spec, fmt), row, fmt)
     return sys_prompt.format(formatted_main_sample=text) if sys_prompt else text
 
 
-def _block(row: dict, number: str, labels: tuple[str, str, str], with_answer: bool) -> str:
-    question, options, answer = labels
-    lines = [f"{question} {number}: {row['text'].strip()}",
-             f"{options} {number}: {', '.join(_quoted(row['options']))}"]
-    lines.append(f"{answer} {number}: {row['label']}" if with_answer else f"{answer} {number}:")
-    return "\n".join(lines)
+def _example(text: str, number: int) -> str:
+    for pattern in _EXAMPLE_CLEANUP:
+        text = re.sub(pattern, "", text, flags=re.DOTALL)
+    text = text.replace("\n \n", "\n").replace("\n\n", "\n")
+    for label in ("Answer Solution", "Question", "Options"):
+        text = text.replace(f"{label}:", f"{label.split()[0]} {number}:")
+    return f"Example {number}:\n{text}"
 
 
 def gold_pipeline_item(row: dict, gold_rows: Sequence[dict], num_examples: int, rng: random.Random,
-                       spec: TaskSpec, unified: bool = False) -> str:
-    """The item after `num_examples` gold examples drawn from `gold_rows`, ending `Answer Solution:`."""
+                       spec: TaskSpec, templates: dict[str, str], fmt: str, unified: bool = False) -> str:
+    """The item in format `fmt` after `num_examples` gold examples drawn from `gold_rows`."""
     if len(gold_rows) < num_examples:
         raise UserError(f"task {spec.name}: {len(gold_rows)} gold rows to draw {num_examples} examples from")
-    labels = FIELD_LABELS["translated" if spec.translated else "unified" if unified else "plain"]
+    example_template = _template(templates, template_key(fmt, spec, samplegen=True), spec, fmt)
     picks = rng.sample(range(len(gold_rows)), num_examples)
-    examples = [f"Example {n}:\n" + _block(gold_rows[i], str(n), labels, True) for n, i in enumerate(picks, 1)]
-    main = _block(row, "Solution", labels, False)
-    return "\n\n".join(examples) + "\n\nSolution:\n" + main
+    examples = "\n\n".join(_example(_fill(example_template, gold_rows[i], fmt), n)
+                           for n, i in enumerate(picks, 1))
+    quoted = _QUOTED_AT_LINE if spec.name == "strange_stories" else _QUOTED
+    for n, match in enumerate(quoted.findall(examples), 1):
+        examples = examples.replace(match, f"Options {n}: {match}")
+    examples = examples.replace(" Options", "Options")
+    main = format_item(row, fmt, spec, templates).replace("\n \n", "\n").replace("\n\n", "\n")
+    main = main.replace("Question", "Question Solution")
+    found = _QUOTED.findall(main)
+    if not found:
+        raise UserError(f"task {spec.name}: format {fmt} shows no quoted options, which the Gold "
+                        "Pipeline needs to mark `Options Solution:`; use closed or a bad-prompt format")
+    main = main.replace(found[-1], f"Options Solution: {found[-1]}\nAnswer Solution:")
+    text = examples + "\n\nSolution:\n" + main
+    if unified:
+        text = text.replace("Question", "Input 1").replace("Options", "Input 2")
+    if spec.translated:
+        text = re.sub(r"(?m)^Example (\d+):", r"Eisimpleir \1:", text)
+        for english, gaelic in _GAELIC:
+            text = text.replace(english, gaelic)
+    return text

@@ -213,7 +213,7 @@ def bigbench_items(spec: TaskSpec, condition: str, bb_format: str, templates: di
     items = []
     for row in rows:
         if gold is not None:
-            text = gold_pipeline_item(row, gold, num_inner, rng, spec, unified)
+            text = gold_pipeline_item(row, gold, num_inner, rng, spec, templates, bb_format, unified)
         else:
             text = format_item(row, bb_format, spec, templates, sys_prompt)
         items.append(TestItem(text, row["label"], list(row["options"]), list(row["references"])))
