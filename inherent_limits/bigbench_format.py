@@ -9,9 +9,10 @@ Unlike the reference, plain and closed-adv are really built (its comparisons wit
 matched, so it crashed there).
 
 Gold Pipeline items follow the reference's assembly: each gold example is formatted with the
-`-samplegen` template and relabelled (`Example N:`, `Question N:`, `Options N:` before the
-quoted options, `Answer N:`); the item, in its test format, gets `Question Solution`,
-`Options Solution:` and a final `Answer Solution:`.
+`-samplegen` template and relabelled (`Example N:`, `Question N:`, `Options N:` before each
+quoted run, `Answer N:`), quirks included; the item, in its test format, gets `Question
+Solution`, `Options Solution:` before its options and `Answer Solution:` after them (the
+reference marks its first quoted text, which may be speech inside the question).
 """
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ import re
 import string
 from typing import Optional, Sequence
 
+from .answers import LETTER_FORMATS
 from .config import BB_FORMATS, TaskSpec
 from .errors import UserError
 
-_QUOTED = re.compile(r'(".+")+')             # a run of quoted options on one line
-_QUOTED_AT_LINE = re.compile(r'\n(".+")+')   # strange_stories: quotes inside its stories too
+_QUOTED = re.compile(r'(".+")+')             # a run of quoted text on one line
+_QUOTED_AT_LINE = re.compile(r'\n(".+")+')   # strange_stories: its stories quote speech
 _EXAMPLE_CLEANUP = (r"Q: ", r" choice:.*", r"Context: ")
 # Scottish Gaelic labels of the reference's shipped Gold Pipeline set.
 _GAELIC = (("Options Solution", "Fuasgladh Roghainnean"), ("Options", "Roghainnean"),
@@ -52,15 +54,20 @@ def _template(templates: dict[str, str], key: str, spec: TaskSpec, fmt: str) -> 
     return templates[key]
 
 
-def _fill(template: str, row: dict, fmt: str) -> str:
+def _shown_options(row: dict, fmt: str) -> tuple[str, str]:
+    """The options as the format shows them: quoted, and lettered (A) for closed-adv, (a) otherwise)."""
     options = _quoted(row["options"])
     if fmt == "closed-adv":
         numbered = [f"{letter}) {o}" for letter, o in zip(string.ascii_uppercase, options)]
     else:
         numbered = [f"({letter}) {o}" for letter, o in zip(string.ascii_lowercase, options)]
+    return ", ".join(options), ", ".join(numbered)
+
+
+def _fill(template: str, row: dict, fmt: str) -> str:
+    options, numbered = _shown_options(row, fmt)
     question = row["text"].rstrip(" ").rstrip("\n") if fmt.startswith("bad-prompt") else row["text"]
-    return template.format(question=question, options=", ".join(options),
-                           numbered_options=", ".join(numbered), answer=row["label"])
+    return template.format(question=question, options=options, numbered_options=numbered, answer=row["label"])
 
 
 def format_item(row: dict, fmt: str, spec: TaskSpec, templates: dict[str, str],
@@ -93,12 +100,14 @@ def gold_pipeline_item(row: dict, gold_rows: Sequence[dict], num_examples: int, 
         examples = examples.replace(match, f"Options {n}: {match}")
     examples = examples.replace(" Options", "Options")
     main = format_item(row, fmt, spec, templates).replace("\n \n", "\n").replace("\n\n", "\n")
+    options, numbered = _shown_options(row, fmt)
+    shown = numbered if fmt in LETTER_FORMATS else options
+    at = main.rfind(shown)
+    if at < 0:
+        raise UserError(f"task {spec.name}: format {fmt} does not show the options, which the Gold "
+                        "Pipeline marks `Options Solution:`; use closed or a bad-prompt format")
+    main = main[:at] + f"Options Solution: {shown}\nAnswer Solution:" + main[at + len(shown):]
     main = main.replace("Question", "Question Solution")
-    found = _QUOTED.findall(main)
-    if not found:
-        raise UserError(f"task {spec.name}: format {fmt} shows no quoted options, which the Gold "
-                        "Pipeline needs to mark `Options Solution:`; use closed or a bad-prompt format")
-    main = main.replace(found[-1], f"Options Solution: {found[-1]}\nAnswer Solution:")
     text = examples + "\n\nSolution:\n" + main
     if unified:
         text = text.replace("Question", "Input 1").replace("Options", "Input 2")

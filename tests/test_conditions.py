@@ -3,11 +3,7 @@ import random
 
 import pytest
 
-from inherent_limits.bigbench_format import format_item, gold_pipeline_item
-from inherent_limits.config import get_task
-from inherent_limits.data_utils import load_task_rows
 from inherent_limits.errors import UserError
-from inherent_limits.prompt_builder import read_prompt_templates
 from inherent_limits.test_sets import (condition_of, cut_after_answer, example_block, gold_examples,
                                        remove_instructions, renumber, sample_indices)
 
@@ -65,29 +61,3 @@ def test_sample_indices_seeded_and_bounded():
         sample_indices(0, 5, 1)
     with pytest.raises(UserError, match="at least one"):
         sample_indices(10, 0, 1)
-
-
-def test_bigbench_formats():
-    spec = get_task("logical_deduction")
-    row = load_task_rows("logical_deduction", "test", "bundled", "bundled")[0]
-    templates = read_prompt_templates()
-    closed = format_item(row, "closed", spec, templates)
-    assert row["text"] in closed and '"' + row["options"][0].rstrip(".") + '"' in closed
-    assert "A) " in format_item(row, "closed-adv", spec, templates)
-    assert "(a) " in format_item(row, "adv", spec, templates)
-    assert format_item(row, "plain", spec, templates) == templates["bigbench-plain"].format(question=row["text"])
-    wrapped = format_item(row, "closed", spec, templates, templates["sys-prompt"])
-    assert wrapped.startswith("<s>[INST]") and closed in wrapped
-    with pytest.raises(UserError, match="bb_test_prompt_format"):
-        format_item(row, "open", spec, templates)
-
-
-def test_bigbench_gold_pipeline_item():
-    spec = get_task("logical_deduction")
-    rows = load_task_rows("logical_deduction", "test", "bundled", "bundled")
-    gold = load_task_rows("logical_deduction", "gold", "bundled", "bundled")
-    text = gold_pipeline_item(rows[0], gold, 2, random.Random(0), spec)
-    assert text.startswith("Example 1:\nQuestion 1: ") and "\n\nExample 2:\n" in text
-    assert text.endswith("Answer Solution:") and "\n\nSolution:\nQuestion Solution: " in text
-    unified = gold_pipeline_item(rows[0], gold, 2, random.Random(0), spec, unified=True)
-    assert "Input 1 1:" in unified and "Input 2 Solution:" in unified

@@ -135,7 +135,7 @@ def test_bigbench_and_gsm8k():
     row = {"inputs": "Q: Ann ate. Why?\n  choice: hungry\n  choice: sad\nA:", "targets": ["hungry"],
            "multiple_choice_targets": ["sad", "hungry"], "multiple_choice_scores": [0, 1], "idx": 0}
     social = pre("social_iqa", row)
-    assert (social["text"], social["label"], social["adv_label"]) == ("Ann ate. Why?", "hungry", "(b)")
+    assert (social["text"], social["label"], social["adv_label"]) == ("Ann ate. Why?\n ", "hungry", "(b)")
     assert pre("tracking_shuffled_objects/five", row) is None
     gsm = {"question": "Q", "answer": "She had 3 + 4 = <<3+4=7>>7 and 10 more.\n#### 17"}
     first, second = pre("gsm8k", gsm), pre("gsm8k", gsm)
