@@ -365,10 +365,13 @@ def compute_metrics(names: Sequence[str], predictions: Sequence[Optional[str]], 
     n = len(predictions)
     if n == 0:
         raise UserError("no predictions to score")
-    if references is None or matching == "reference":
+    targets = _tupled("targets", targets, n)
+    if references is None:
         references = [[t] for t in targets]
-    x = MetricInput(predictions=tuple(predictions), targets=_tupled("targets", targets, n),
-                    references=tuple(r or ("",) for r in _tupled("references", references, n, nested=True)),
+    references = tuple(r or ("",) for r in _tupled("references", references, n, nested=True))
+    if matching == "reference":
+        references = tuple((t,) for t in targets)
+    x = MetricInput(predictions=tuple(predictions), targets=targets, references=references,
                     options=_tupled("options", options, n, nested=True),
                     groups=_tupled("groups", groups, n), distinct_invalid=matching == "reference")
     result: dict[str, float] = {}

@@ -7,15 +7,20 @@ value is the reference with that bug fixed, and the reference's own output is ke
 """
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from inherent_limits import csv_logs
 from inherent_limits.answers import extract_answer
 from inherent_limits.config import get_task
 from inherent_limits.evaluation import EvalRequest, answer_settings, score
+from inherent_limits.response_files import response_row, write_responses
 
 DATA = json.loads((Path(__file__).parent / "fixtures" / "scoring_reference.json").read_text(encoding="utf-8"))
+YES_NO = ["yes", "no"]
 CONDITIONS = {"base": "base_zero_shot", "samplegen": "samplegen_direct", "regular": "flan_direct"}
 
 
@@ -83,3 +88,20 @@ def test_normalised_mode_differs_where_documented(response, model, reference, no
     case = {"task": "rte", "model": model, "bb_format": None, "response": response, "item": 0}
     assert project_answer(case, "reference").text == reference
     assert project_answer(case, "normalised").text == normalised
+
+
+def test_rescore_switches_answer_matching_and_logs_it(tmp_path):
+    responses = [("Yes</s>", "yes"), ("no</s>", "no"), ("Answer Solution: yes", "yes")]
+    path = tmp_path / "saved_models" / "run" / "evals" / "e1.csv"
+    write_responses(path, [response_row("q", r, t, "", False, YES_NO, [t]) for r, t in responses])
+    csv_logs.append_row(tmp_path / csv_logs.EVAL_LOG, {"job_id": "job-1", "test_task": "rte", "eval_name": "e1",
+                                                      "condition": "flan_direct", "answer_matching": "reference"},
+                        leading=csv_logs.EVAL_COLUMNS)
+    root = Path(__file__).resolve().parents[1]
+    for flag, accuracy in ((["--answer_matching", "normalised"], 100 / 3), ([], 100 / 3),
+                           (["--answer_matching", "reference"], 200 / 3)):
+        subprocess.run([sys.executable, str(root / "test.py"), "--rescore", str(path), "--root", str(tmp_path),
+                        "--slurm_job_id", "2", *flag], check=True, capture_output=True)
+        logged = csv_logs.read_log(tmp_path / csv_logs.EVAL_LOG).iloc[-1]
+        expected = flag[1] if flag else "normalised"      # no flag: the mode of the last row of this eval
+        assert logged["answer_matching"] == expected and logged["accuracy"] == pytest.approx(accuracy)
