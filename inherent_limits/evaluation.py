@@ -183,7 +183,7 @@ def versions() -> dict[str, str]:
 def progress_key(req: EvalRequest, base_model: str, samplegen_file: Optional[str] = None) -> str:
     """Settings that determine the responses: a rerun with the same ones resumes."""
     fields = asdict(req)
-    for name in ("job", "bertscore", "bertscore_model", "num_layers", "extra", "root"):
+    for name in ("job", "bertscore", "bertscore_model", "num_layers", "extra", "root", "answer_matching"):
         fields.pop(name)
     fields.update(model=base_model, root=str(Path(req.root).resolve()), samplegen_eval_file=samplegen_file)
     return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -224,7 +224,8 @@ def eval_row(req: EvalRequest, spec: TaskSpec, base_model: str, eval_name: str, 
         "ablation_setup": req.ablation_setup, "num_samples_ablation": req.num_samples_ablation,
     }
     row.update(result)
-    row.update(condition=req.condition, answer_matching=req.answer_matching, base_model=base_model, backend=req.backend, batch_size=req.batch_size,
+    row.update(condition=req.condition, answer_matching=req.answer_matching, base_model=base_model,
+               backend=req.backend, batch_size=req.batch_size,
                response_file=str(response_file.relative_to(req.root)), git_hash=git_hash(), **versions(),
                **req.extra)
     return row
@@ -310,7 +311,7 @@ def rescore(root: Path, response_file: Path, job: str, answer_matching: Optional
     write_responses(Path(response_file), out)
     row = {k: v for k, v in logged.items() if k in csv_logs.EVAL_COLUMNS or k in (
         "condition", "base_model", "backend", "batch_size", "response_file")}
-    row["answer_matching"] = matching
-    row.update(job_id=f"job-{job}", **result, rescored_from=logged.get("job_id"), git_hash=git_hash())
+    row.update(job_id=f"job-{job}", answer_matching=matching, **result, rescored_from=logged.get("job_id"),
+               git_hash=git_hash())
     csv_logs.append_row(root / csv_logs.EVAL_LOG, row, leading=csv_logs.EVAL_COLUMNS)
     return row

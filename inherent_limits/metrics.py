@@ -11,9 +11,10 @@ equals exactly; an answer that is no option is invalid (T5: f1 sets it to the wr
 macro F1 counts it as no class; mcc gives it the index -1 in `normalised` matching, and in
 `reference` matching one class per distinct answer, as the reference's string labels did).
 In `reference` matching, squad, trivia_qa and bleu score against the target (the first
-accepted answer), as the reference; `normalised` takes the best over all references. Degenerate inputs never raise: a correlation over
-fewer than two items or a constant series is NaN; sklearn's own conventions stand elsewhere
-(F1 with no positive items is 0.0, MCC of a single class is 0.0), as in T5.
+accepted answer), as the reference; `normalised` takes the best over all references.
+Degenerate inputs never raise: a correlation over fewer than two items or a constant series
+is NaN; sklearn's own conventions stand elsewhere (F1 with no positive items is 0.0, MCC of
+a single class is 0.0), as in T5.
 """
 from __future__ import annotations
 
