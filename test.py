@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from inherent_limits.answers import MATCHING_MODES
 from inherent_limits.cli_args import add_bool, add_data_sources
 from inherent_limits.errors import UserError, run_cli
 
@@ -65,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt_templates", default=None,
                    help="templates.json for BigBench/GSM8K formats (default: the project's wording)")
     add_data_sources(p)
+    p.add_argument("--answer_matching", choices=MATCHING_MODES, default=None,
+                   help="answer matching: reference (the reference's rules, its bugs fixed; default) or "
+                        "normalised (case, quotes and final periods ignored); with --rescore: default the logged one")
     p.add_argument("--rescore", default=None, metavar="FILE",
                    help="recompute answers and metrics of this response file; no generation")
     p.add_argument("--seed", type=int, default=42, help="sampling seed (default: 42)")
@@ -100,7 +104,7 @@ def main(argv=None) -> None:
     root, job = Path(args.root), job_id(args.slurm_job_id)
     if args.rescore:
         from inherent_limits.evaluation import rescore
-        row = rescore(root, Path(args.rescore), job)
+        row = rescore(root, Path(args.rescore), job, args.answer_matching)
         print(f"rescored {args.rescore}: " + ", ".join(f"{k}={row[k]}" for k in row if k.endswith(("rate",)) or
                                                          k in ("accuracy", "f1", "em", "rouge1", "bleu")))
         return
@@ -126,7 +130,7 @@ def main(argv=None) -> None:
         samplegen_model=samplegen_model, samplegen_eval_file=args.samplegen_eval_file, data_dir=args.data_dir,
         manual_dir=args.manual_dir, prompt_templates=args.prompt_templates, bertscore=args.bertscore,
         bertscore_model=args.bertscore_model, num_layers=args.num_layers, load_in_4bit=args.load_in_4bit,
-        tensor_parallel_size=args.tensor_parallel_size)
+        tensor_parallel_size=args.tensor_parallel_size, answer_matching=args.answer_matching or "reference")
     print(f"job-{job} (git {git_hash()}): {condition} on {task} ({req.backend})")
     row = run_evaluation(req)
     shown = {k: v for k, v in row.items() if isinstance(v, float)}

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import csv_logs
-from .answers import LETTER_FORMATS, extract_answer
+from .answers import LETTER_FORMATS, MATCHING_MODES, extract_answer
 from .config import TaskSpec, get_task
 from .errors import UserError
 from .response_files import Progress, read_responses, response_row, write_responses
@@ -64,6 +64,7 @@ class EvalRequest:
     load_in_4bit: bool = False
     tensor_parallel_size: int = 1
     extra: dict = field(default_factory=dict)
+    answer_matching: str = "reference"       # answers.MATCHING_MODES
 
 
 # --- runs and files --------------------------------------------------------
@@ -150,17 +151,20 @@ def load_items(req: EvalRequest, spec: TaskSpec) -> tuple[list[TestItem], Option
 # --- scoring ----------------------------------------------------------------
 
 def answer_settings(req: EvalRequest, spec: TaskSpec) -> dict:
+    bigbench = spec.template_family is None
     return {"base_model": req.condition in BASE_CONDITIONS, "numeric": spec.numeric_answer,
-            "letter_format": spec.template_family is None and req.bb_format in LETTER_FORMATS}
+            "letter_format": bigbench and req.bb_format in LETTER_FORMATS,
+            "regression": "pearson" in spec.metrics, "regular_prompt": req.condition == "flan_direct",
+            "matching": req.answer_matching, "bb_format": req.bb_format if bigbench else None, "task": spec.name}
 
 
-def score(spec: TaskSpec, rows: list[dict]) -> dict[str, float]:
+def score(spec: TaskSpec, rows: list[dict], matching: str = "reference") -> dict[str, float]:
     """Task metrics of response rows (unparsable answers as None) and the unparsable rate."""
     from .metrics import compute_metrics
     predictions = [r["proc_model_response"] if r["parsed"] else None for r in rows]
     result = compute_metrics(spec.metrics, predictions, [r["target"] for r in rows],
                              options=[r["options"] for r in rows], references=[r["references"] for r in rows],
-                             groups=[r["group_id"] for r in rows])
+                             groups=[r["group_id"] for r in rows], matching=matching)
     unparsable = sum(1 for r in rows if not r["parsed"])
     result.update(unparsable_rate=100.0 * unparsable / len(rows), num_unparsable=unparsable)
     return result
@@ -179,7 +183,7 @@ def versions() -> dict[str, str]:
 def progress_key(req: EvalRequest, base_model: str, samplegen_file: Optional[str] = None) -> str:
     """Settings that determine the responses: a rerun with the same ones resumes."""
     fields = asdict(req)
-    for name in ("job", "bertscore", "bertscore_model", "num_layers", "extra", "root"):
+    for name in ("job", "bertscore", "bertscore_model", "num_layers", "extra", "root", "answer_matching"):
         fields.pop(name)
     fields.update(model=base_model, root=str(Path(req.root).resolve()), samplegen_eval_file=samplegen_file)
     return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -220,7 +224,8 @@ def eval_row(req: EvalRequest, spec: TaskSpec, base_model: str, eval_name: str, 
         "ablation_setup": req.ablation_setup, "num_samples_ablation": req.num_samples_ablation,
     }
     row.update(result)
-    row.update(condition=req.condition, base_model=base_model, backend=req.backend, batch_size=req.batch_size,
+    row.update(condition=req.condition, answer_matching=req.answer_matching, base_model=base_model,
+               backend=req.backend, batch_size=req.batch_size,
                response_file=str(response_file.relative_to(req.root)), git_hash=git_hash(), **versions(),
                **req.extra)
     return row
@@ -262,7 +267,8 @@ def run_evaluation(req: EvalRequest) -> dict:
         rows.append(response_row(item.text, response, item.target, answer.text, answer.parsed, item.options,
                                  item.references, item.group_id,
                                  **({"samplegen_eval_file": samplegen_file} if samplegen_file else {})))
-    result = score(spec, [dict(r, options=i.options, references=i.references) for r, i in zip(rows, items)])
+    result = score(spec, [dict(r, options=i.options, references=i.references) for r, i in zip(rows, items)],
+                   req.answer_matching)
     eval_name = new_eval_name()
     response_file = folder / f"{eval_name}.csv"
     write_responses(response_file, rows)
@@ -276,8 +282,10 @@ def run_evaluation(req: EvalRequest) -> dict:
     return row
 
 
-def rescore(root: Path, response_file: Path, job: str) -> dict:
-    """Recompute answers and metrics of a response file; rewrite it and append an eval_logs row."""
+def rescore(root: Path, response_file: Path, job: str, answer_matching: Optional[str] = None) -> dict:
+    """Recompute answers and metrics of a response file; rewrite it and append an eval_logs row.
+
+    answer_matching: reference or normalised (default: the logged row's, else reference)."""
     from .bertscore_acc import find_eval_row
     eval_name = Path(response_file).stem
     logged = find_eval_row(root, eval_name)
@@ -287,8 +295,10 @@ def rescore(root: Path, response_file: Path, job: str) -> dict:
     if not logged.get("condition"):
         raise UserError(f"the eval_logs.csv row of {eval_name} has no condition column (an older log): "
                         "rerun the evaluation instead")
+    logged_matching = logged.get("answer_matching")
+    matching = answer_matching or (logged_matching if logged_matching in MATCHING_MODES else "reference")
     req = EvalRequest(root=root, task=spec.name, condition=str(logged["condition"]), job=job,
-                      bb_format=str(logged.get("test_prompt_type") or "closed"))
+                      bb_format=str(logged.get("test_prompt_type") or "closed"), answer_matching=matching)
     settings = answer_settings(req, spec)
     rows = read_responses(response_file)
     out = []
@@ -296,10 +306,12 @@ def rescore(root: Path, response_file: Path, job: str) -> dict:
         answer = extract_answer(r["response"], options=r["options"], **settings)
         out.append(response_row(r["text"], r["response"], r["target"], answer.text, answer.parsed, r["options"],
                                 r["references"], r["group_id"]))
-    result = score(spec, [dict(o, options=r["options"], references=r["references"]) for o, r in zip(out, rows)])
+    result = score(spec, [dict(o, options=r["options"], references=r["references"]) for o, r in zip(out, rows)],
+                   matching)
     write_responses(Path(response_file), out)
     row = {k: v for k, v in logged.items() if k in csv_logs.EVAL_COLUMNS or k in (
         "condition", "base_model", "backend", "batch_size", "response_file")}
-    row.update(job_id=f"job-{job}", **result, rescored_from=logged.get("job_id"), git_hash=git_hash())
+    row.update(job_id=f"job-{job}", answer_matching=matching, **result, rescored_from=logged.get("job_id"),
+               git_hash=git_hash())
     csv_logs.append_row(root / csv_logs.EVAL_LOG, row, leading=csv_logs.EVAL_COLUMNS)
     return row

@@ -8,9 +8,13 @@ Predictions of `None` are unparsable answers: they match no target or option, co
 empty string for text metrics (squad, trivia_qa, rouge, bleu, edit_distance) and as -1.0
 for the correlations. Class-index metrics map an answer to the index of the item's option it
 equals exactly; an answer that is no option is invalid (T5: f1 sets it to the wrong class,
-mcc and macro F1 give it the index -1). Degenerate inputs never raise: a correlation over
-fewer than two items or a constant series is NaN; sklearn's own conventions stand elsewhere
-(F1 with no positive items is 0.0, MCC of a single class is 0.0), as in T5.
+macro F1 counts it as no class; mcc gives it the index -1 in `normalised` matching, and in
+`reference` matching one class per distinct answer, as the reference's string labels did).
+In `reference` matching, squad, trivia_qa and bleu score against the target (the first
+accepted answer), as the reference; `normalised` takes the best over all references.
+Degenerate inputs never raise: a correlation over fewer than two items or a constant series
+is NaN; sklearn's own conventions stand elsewhere (F1 with no positive items is 0.0, MCC of
+a single class is 0.0), as in T5.
 """
 from __future__ import annotations
 
@@ -45,6 +49,7 @@ class MetricInput:
     references: tuple[tuple[str, ...], ...]
     options: Optional[tuple[tuple[str, ...], ...]] = None
     groups: Optional[tuple[str, ...]] = None
+    distinct_invalid: bool = False   # each distinct invalid answer is its own class (else all INVALID)
 
     @cached_property
     def texts(self) -> list[str]:
@@ -56,14 +61,19 @@ class MetricInput:
         """(target indices, prediction indices) into each item's options; invalid = INVALID."""
         if self.options is None:
             raise ValueError("this metric needs the items' options (options=...)")
-        gold, pred = [], []
+        gold, pred, invalid = [], [], {}
         for i, (target, prediction, opts) in enumerate(zip(self.targets, self.predictions, self.options)):
             index = {o: k for k, o in reversed(list(enumerate(opts)))}
             if target not in index:
                 raise UserError(f"item {i}: target {target!r} is none of its options {list(opts)}; "
                                 "check that the test set matches the task")
             gold.append(index[target])
-            pred.append(index.get(prediction, INVALID))
+            if prediction in index:
+                pred.append(index[prediction])
+            elif self.distinct_invalid:
+                pred.append(invalid.setdefault(prediction or "", INVALID - len(invalid)))
+            else:
+                pred.append(INVALID)
         return np.array(gold), np.array(pred)
 
     def num_options(self) -> int:
@@ -342,24 +352,29 @@ def _tupled(name: str, values: Optional[Sequence], n: int, nested: bool = False)
 def compute_metrics(names: Sequence[str], predictions: Sequence[Optional[str]], targets: Sequence[str], *,
                     options: Optional[Sequence[Sequence[str]]] = None,
                     references: Optional[Sequence[Sequence[str]]] = None,
-                    groups: Optional[Sequence[str]] = None) -> dict[str, float]:
+                    groups: Optional[Sequence[str]] = None, matching: str = "reference") -> dict[str, float]:
     """Score predictions with the named registry metrics; returns {column: float}.
 
-    `references`: the acceptable answers per item for squad/trivia_qa/bleu (default: the target;
-    an empty list means unanswerable and counts as [""], as in SQuAD v2).
-    `options`: each item's answer options, for class-index metrics. `groups`: a question id per
-    item, for multirc_em.
+    `references`: the acceptable answers per item for squad/trivia_qa/bleu (default, and always
+    in `reference` matching: the target; an empty list means unanswerable and counts as [""], as
+    in SQuAD v2). `options`: each item's answer options, for class-index metrics. `groups`: a
+    question id per item, for multirc_em. `matching`: reference or normalised (module docstring).
     """
     _check_names(names)
+    if matching not in ("reference", "normalised"):
+        raise ValueError(f"matching {matching!r} is neither 'reference' nor 'normalised'")
     n = len(predictions)
     if n == 0:
         raise UserError("no predictions to score")
+    targets = _tupled("targets", targets, n)
     if references is None:
         references = [[t] for t in targets]
-    x = MetricInput(predictions=tuple(predictions), targets=_tupled("targets", targets, n),
-                    references=tuple(r or ("",) for r in _tupled("references", references, n, nested=True)),
+    references = tuple(r or ("",) for r in _tupled("references", references, n, nested=True))
+    if matching == "reference":
+        references = tuple((t,) for t in targets)
+    x = MetricInput(predictions=tuple(predictions), targets=targets, references=references,
                     options=_tupled("options", options, n, nested=True),
-                    groups=_tupled("groups", groups, n))
+                    groups=_tupled("groups", groups, n), distinct_invalid=matching == "reference")
     result: dict[str, float] = {}
     for name in names:
         scores = METRICS[name](x)

@@ -35,15 +35,20 @@ def test_f1_without_positives_is_zero_and_silent():
         assert compute_metrics(["f1_invalid"], ["no", "no"], ["no", "no"], options=[NO_YES] * 2) == {"f1": 0.0}
 
 
-def test_mcc_by_hand_and_with_invalid_as_minus_one():
+def test_mcc_by_hand_and_with_invalid_answers():
     got = compute_metrics(["mcc"], ["yes", "yes", "yes", "no"], ["yes", "yes", "no", "no"],
                           options=[NO_YES] * 4)
     # TP=2 TN=1 FP=1 FN=0: (2*1 - 1*0) / sqrt(3*2*1*2) = 2/sqrt(12)
     assert got["matthews_corrcoef"] == pytest.approx(100 * 2 / math.sqrt(12))
-    got = compute_metrics(["mcc"], ["yes", None, "no", "x", "no"], ["yes", "yes", "no", "no", "yes"],
-                          options=[NO_YES] * 5)
+    preds, gold = ["yes", None, "no", "x", "no"], ["yes", "yes", "no", "no", "yes"]
+    # normalised: every invalid answer is -1; reference: each distinct answer its own class (as strings)
+    got = compute_metrics(["mcc"], preds, gold, options=[NO_YES] * 5, matching="normalised")
     expected = sklearn.metrics.matthews_corrcoef([1, 1, 0, 0, 1], [1, -1, 0, -1, 0])
     assert got["matthews_corrcoef"] == pytest.approx(100 * expected)
+    got = compute_metrics(["mcc"], preds, gold, options=[NO_YES] * 5)
+    expected = sklearn.metrics.matthews_corrcoef(gold, ["yes", "", "no", "x", "no"])
+    assert got["matthews_corrcoef"] == pytest.approx(100 * expected)
+    assert expected != sklearn.metrics.matthews_corrcoef([1, 1, 0, 0, 1], [1, -1, 0, -1, 0])
 
 
 def test_mean_multiclass_f1_invalid_is_a_miss():
@@ -92,14 +97,16 @@ def test_multirc_groups():
     assert got["f1a"] == pytest.approx(50.0)
 
 
-def test_squad_normalisation_and_max_over_references():
+def test_squad_normalisation_and_references_per_mode():
     got = compute_metrics(["squad"], ["The Cat!"], ["cat"])
     assert got == {"em": 100.0, "f1": 100.0}
-    got = compute_metrics(["squad"], ["big cat", None], ["-", "-"],
-                          references=[["the dog", "a big black cat"], ["Paris"]])
-    # item 1: "big cat" vs "big black cat": P=2/2 R=2/3 F1=0.8, EM 0; item 2: "" scores 0
+    preds, gold, refs = ["big cat", None], ["the dog", "Paris"], [["the dog", "a big black cat"], ["Paris"]]
+    got = compute_metrics(["squad"], preds, gold, references=refs, matching="normalised")
+    # max over references: "big cat" vs "big black cat": P=2/2 R=2/3 F1=0.8, EM 0; item 2: "" scores 0
     assert got["em"] == 0.0
     assert got["f1"] == pytest.approx(100 * 0.8 / 2)
+    # reference: the target (first accepted answer) only: "big cat" vs "dog" shares nothing
+    assert compute_metrics(["squad"], preds, gold, references=refs) == {"em": 0.0, "f1": 0.0}
 
 
 def test_trivia_qa_replaces_punctuation_by_spaces():
@@ -130,7 +137,11 @@ def test_bleu_equals_sacrebleu():
     refs = [["the cat is on the mat .", "there is a cat on the mat ."], ["quick brown fox jumps"], ["hi"]]
     streams = [[r[0] for r in refs], [refs[0][1], None, None]]
     expected = sacrebleu.corpus_bleu([p or "" for p in preds], streams, **kw).score
-    assert compute_metrics(["bleu"], preds, gold, references=refs)["bleu"] == pytest.approx(expected)
+    got = compute_metrics(["bleu"], preds, gold, references=refs, matching="normalised")["bleu"]
+    assert got == pytest.approx(expected)
+    # reference matching scores against the targets only
+    assert compute_metrics(["bleu"], preds, gold, references=refs)["bleu"] == pytest.approx(
+        sacrebleu.corpus_bleu([p or "" for p in preds], [gold], **kw).score)
 
 
 def test_edit_distance_by_hand():
@@ -160,6 +171,8 @@ def test_user_mistakes_and_caller_errors():
         compute_metrics(["accuracy"], ["a", "b"], ["a"])
     with pytest.raises(ValueError, match="one list of strings per item"):
         compute_metrics(["squad"], ["a"], ["a"], references=["a"])
+    with pytest.raises(ValueError, match="matching 'exact'"):
+        compute_metrics(["accuracy"], ["a"], ["a"], matching="exact")
     with pytest.raises(ValueError, match="'f1'"):
         metric_columns(["squad", "f1_invalid"])
     with pytest.raises(ValueError, match="num_options"):
