@@ -12,6 +12,11 @@ written under its own column names:
   the log, so a reader sees the old file or the new one, never a half-written one.
 
 Both happen while holding an exclusive lock, so rows are never lost, interleaved or misaligned.
+Before either, the whole log is parsed: a damaged log (a quoted cell never closed, a row longer
+than the header, bad quoting) is refused with the line number, so no row is ever appended into
+an open quote. `check_log` runs the same check before a long job starts, and `append_row_once`
+appends a row only if no row with the same key cells is there yet (for rerun-safe finishing).
+A rewrite's temporary file left by a killed writer is removed by the next writer.
 
 Why a separate lock file (`<log>.lock`): a rewrite replaces the log with a new inode. A lock
 taken on the log itself would stay on the old, unlinked inode, and a writer that opens the new
@@ -108,16 +113,42 @@ def append_row(path, row: Mapping[str, object], leading: Sequence[str] = ()) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     with log_lock(path):
         header = _read_header(path)
+        for orphan in path.parent.glob(f".{path.name}.tmp-*"):  # only the lock holder writes one
+            orphan.unlink(missing_ok=True)
         if header is None:
             header = list(dict.fromkeys(names))
             _replace_file(path, [header, _cells(header, row)])
             return
+        _check_body(path, header)
         known = set(header)
         new = [name for name in row if name not in known]
         if new:
             _rewrite_with_columns(path, header, new, row)
         else:
             _append_line(path, _format_line(_cells(header, row)))
+
+
+def append_row_once(path, row: Mapping[str, object], key: Sequence[str], leading: Sequence[str] = ()) -> bool:
+    """Append `row` unless a row with the same cells under `key` is already logged; True if appended."""
+    path = Path(path)
+    wanted = {name: _cell(row.get(name)) for name in key}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with log_lock(path):
+        if any(all(record.get(name) == cell for name, cell in wanted.items()) for record in _records(path)):
+            return False
+        append_row(path, row, leading)
+        return True
+
+
+def check_log(path) -> None:
+    """A UserError naming the line if the log `path` is damaged; a missing log is fine."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    with log_lock(path):
+        header = _read_header(path)
+        if header is not None:
+            _check_body(path, header)
 
 
 def read_log(path) -> pandas.DataFrame:
@@ -193,6 +224,54 @@ def _read_header(path: Path) -> list[str] | None:
         raise UserError(f"the log {path} has duplicate columns {duplicates} in its header; "
                         "fix its header or move the file away")
     return header
+
+
+def _body(path: Path, header: Sequence[str]) -> Iterator[tuple[int, list[str]]]:
+    """(first line, cells) of each data record; a UserError naming the line of a damaged one."""
+    with open(path, newline="", encoding=_ENCODING) as source:
+        reader = csv.reader(source, strict=True)
+        next(reader)
+        while True:
+            start = reader.line_num + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as err:
+                raise UserError(f"the log {path} is damaged near line {start}: {err}; "
+                                "fix or remove that line") from None
+            except csv.Error as err:
+                what = ("a quoted cell opened there is never closed (a line cut by a crashed writer "
+                        "or a hand edit)") if "unexpected end of data" in str(err) else str(err)
+                raise UserError(f"the log {path} is damaged at line {start}: {what}; "
+                                "fix or remove that line") from None
+            if len(record) > len(header):
+                raise UserError(f"the log {path} is damaged at line {start}: {len(record)} cells but "
+                                f"the header has {len(header)}; fix or remove that line")
+            if record:
+                yield start, record
+
+
+def _check_body(path: Path, header: Sequence[str]) -> None:
+    for _ in _body(path, header):
+        pass
+
+
+def _records(path: Path) -> Iterator[dict[str, str]]:
+    """The data records of `path` as {column: cell} (missing or empty file: none)."""
+    header = _read_header(path)
+    if header is None:
+        return
+    for _, record in _body(path, header):
+        yield dict(zip(header, record))
+
+
+def record_lines(path) -> list[int]:
+    """The line on which each data record of the log `path` starts (read_log's rows, in order)."""
+    path = Path(path)
+    with log_lock(path):
+        header = _read_header(path)
+        return [] if header is None else [line for line, _ in _body(path, header)]
 
 
 def _append_line(path: Path, line: str) -> None:
