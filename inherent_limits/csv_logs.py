@@ -131,13 +131,23 @@ def append_row(path, row: Mapping[str, object], leading: Sequence[str] = ()) -> 
 def append_row_once(path, row: Mapping[str, object], key: Sequence[str], leading: Sequence[str] = ()) -> bool:
     """Append `row` unless a row with the same cells under `key` is already logged; True if appended."""
     path = Path(path)
-    wanted = {name: _cell(row.get(name)) for name in key}
     path.parent.mkdir(parents=True, exist_ok=True)
     with log_lock(path):
-        if any(all(record.get(name) == cell for name, cell in wanted.items()) for record in _records(path)):
+        if find_rows(path, {name: row.get(name) for name in key}):
             return False
         append_row(path, row, leading)
         return True
+
+
+def find_rows(path, cells: Mapping[str, object]) -> list[dict[str, str]]:
+    """The rows of the log `path` (as {column: text}) whose cells equal `cells` as they are written."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    wanted = {name: _cell(value) for name, value in cells.items()}
+    with log_lock(path):
+        return [record for record in _records(path)
+                if all(record.get(name) == cell for name, cell in wanted.items())]
 
 
 def check_log(path) -> None:
@@ -238,16 +248,16 @@ def _body(path: Path, header: Sequence[str]) -> Iterator[tuple[int, list[str]]]:
             except StopIteration:
                 return
             except UnicodeDecodeError as err:
-                raise UserError(f"the log {path} is damaged near line {start}: {err}; "
+                raise UserError(f"cannot parse line {start} of the log {path}: {err}; "
                                 "fix or remove that line") from None
             except csv.Error as err:
                 what = ("a quoted cell opened there is never closed (a line cut by a crashed writer "
                         "or a hand edit)") if "unexpected end of data" in str(err) else str(err)
-                raise UserError(f"the log {path} is damaged at line {start}: {what}; "
+                raise UserError(f"cannot parse line {start} of the log {path}: {what}; "
                                 "fix or remove that line") from None
             if len(record) > len(header):
-                raise UserError(f"the log {path} is damaged at line {start}: {len(record)} cells but "
-                                f"the header has {len(header)}; fix or remove that line")
+                raise UserError(f"line {start} of the log {path} has {len(record)} cells but the header "
+                                f"has {len(header)}; fix or remove that line")
             if record:
                 yield start, record
 
@@ -288,25 +298,14 @@ def _append_line(path: Path, line: str) -> None:
 
 def _rewrite_with_columns(path: Path, header: list[str], new: list[str], row: Mapping[str, object]) -> None:
     union = header + new
-    with open(path, newline="", encoding=_ENCODING) as source:
-        reader = csv.reader(source, strict=True)
-        next(reader)
 
-        def records() -> Iterator[list[str]]:
-            yield union
-            try:
-                for record in reader:
-                    if not record:  # blank line
-                        continue
-                    if len(record) > len(header):
-                        raise UserError(f"line {reader.line_num} of the log {path} has {len(record)} "
-                                        f"cells but the header has {len(header)}; fix or remove that line")
-                    yield record + [""] * (len(union) - len(record))
-            except (csv.Error, UnicodeDecodeError) as err:
-                raise UserError(f"cannot parse line {reader.line_num} of the log {path}: {err}") from None
-            yield _cells(union, row)
+    def records() -> Iterator[list[str]]:
+        yield union
+        for _, record in _body(path, header):
+            yield record + [""] * (len(union) - len(record))
+        yield _cells(union, row)
 
-        _replace_file(path, records())
+    _replace_file(path, records())
 
 
 def _replace_file(path: Path, records: Iterable[Sequence[str]]) -> None:
