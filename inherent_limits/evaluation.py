@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Optional
 
 from . import csv_logs
-from .crash_points import crash_point
 from .answers import LETTER_FORMATS, extract_answer
 from .config import TaskSpec, get_task
+from .crash_points import crash_point
 from .errors import UserError
 from .response_files import Progress, read_responses, response_row, write_responses
 from .run_info import git_hash

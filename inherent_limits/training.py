@@ -156,9 +156,10 @@ def checkpoint_problem(checkpoint: Path) -> Optional[str]:
     weights = checkpoint / "adapter_model.safetensors"
     if weights.is_file():
         return None if _safetensors_complete(weights) else "adapter_model.safetensors truncated"
-    if not (checkpoint / "adapter_model.bin").is_file():
+    weights = checkpoint / "adapter_model.bin"
+    if not weights.is_file():
         return "adapter weights missing"
-    return None
+    return None if zipfile.is_zipfile(weights) else "adapter_model.bin truncated"
 
 
 def last_checkpoint(out: Path) -> Optional[Path]:

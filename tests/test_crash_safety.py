@@ -80,6 +80,11 @@ def _same_weights(a, b):
     return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def _cut(path):
+    """What a kill while writing `path` leaves: its first half."""
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+
+
 def _hidden(folder):
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) if folder.is_dir() else []
 
@@ -117,8 +122,7 @@ def torn(data_root, trained, tmp_path_factory):
     assert killed.returncode == KILLED, killed.stderr
     checkpoint = root / "saved_models" / "torn" / "checkpoint-6"
     (checkpoint / "trainer_state.json").unlink()  # what a kill while saving optimizer.pt leaves
-    optimizer = checkpoint / "optimizer.pt"
-    optimizer.write_bytes(optimizer.read_bytes()[:optimizer.stat().st_size // 2])
+    _cut(checkpoint / "optimizer.pt")
     resumed = _train(root, "torn", "--resume", "True")
     return root, resumed
 
@@ -141,6 +145,24 @@ def test_resumed_run_logs_the_whole_runs_loss_and_runtime(torn, trained):
     totals = json.loads((root / "saved_models" / "torn" / "checkpoint-8" / "run_totals.json").read_text())
     assert float(row["train_runtime_s"]) >= round(totals["train_seconds"], 2) > 0
     assert totals["global_step"] == 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tear, problem", [
+    (lambda c: _cut(c / "trainer_state.json"), "trainer_state.json truncated"),
+    (lambda c: (c / "scheduler.pt").unlink(), "scheduler.pt missing"),
+    (lambda c: _cut(c / "optimizer.pt"), "optimizer.pt truncated"),
+    (lambda c: _cut(c / "adapter_model.safetensors"), "adapter_model.safetensors truncated"),
+])
+def test_checkpoint_problems_are_named(tear, problem, trained, tmp_path):
+    from inherent_limits.training import checkpoint_problem, last_checkpoint
+    run = tmp_path / "run"
+    for step in (2, 4):
+        shutil.copytree(trained[0] / "saved_models" / "ref" / f"checkpoint-{step}", run / f"checkpoint-{step}")
+    assert checkpoint_problem(run / "checkpoint-4") is None
+    tear(run / "checkpoint-4")
+    assert checkpoint_problem(run / "checkpoint-4") == problem
+    assert last_checkpoint(run) == run / "checkpoint-2" and not (run / "checkpoint-4").exists()
 
 
 @pytest.mark.slow
