@@ -68,7 +68,7 @@ def main(argv=None) -> None:
                        resume=args.resume, load_in_4bit=args.load_in_4bit)
     print(f"job-{req.job} (git {git_hash()}): training on {req.dataset} with {req.model}")
     out = train(req)
-    print(f"saved adapter to {out}; train info appended to {Path(args.root) / 'train_logs.csv'}")
+    print(f"adapter in {out}; its row in {Path(args.root) / 'train_logs.csv'}")
 
 
 if __name__ == "__main__":

@@ -102,6 +102,19 @@ def _derive(row: dict, train_models: dict[str, str]) -> tuple[str, str, str]:
     return condition, base_model, ""
 
 
+def _check_numeric(frame: pd.DataFrame, path: Path, column: str) -> None:
+    """A UserError naming file, line and column of the first cell of `column` that is not a number."""
+    if frame.empty or column not in frame.columns:
+        return
+    cells = frame[column]
+    bad = cells.notna() & pd.to_numeric(cells, errors="coerce").isna()
+    if bad.any():
+        index = int(bad.to_numpy().nonzero()[0][0])
+        line = csv_logs.record_lines(path)[index]
+        raise UserError(f"{path}, line {line}, column {column}: {cells.iloc[index]!r} is not a number; "
+                        "fix or remove that row")
+
+
 def load_logs(root: Path) -> Logs:
     """Read the three logs under `root`; derive condition and base_model where a row lacks them."""
     root = Path(root)
@@ -116,6 +129,8 @@ def load_logs(root: Path) -> Logs:
                             (csv_logs.TRAIN_LOG, "train", "seen/unseen tasks unknown")):
         path = root / name
         frame = csv_logs.read_log(path) if path.is_file() else pd.DataFrame()
+        if name == csv_logs.BERTSCORE_LOG:
+            _check_numeric(frame, path, BERTSCORE_METRIC)
         setattr(logs, attr, frame)
         logs.rows_read[name] = len(frame) if path.is_file() else None
         if not path.is_file():

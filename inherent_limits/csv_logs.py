@@ -12,6 +12,11 @@ written under its own column names:
   the log, so a reader sees the old file or the new one, never a half-written one.
 
 Both happen while holding an exclusive lock, so rows are never lost, interleaved or misaligned.
+Before either, the whole log is parsed: a damaged log (a quoted cell never closed, a row longer
+than the header, bad quoting) is refused with the line number, so no row is ever appended into
+an open quote. `check_log` runs the same check before a long job starts, and `append_row_once`
+appends a row only if no row with the same key cells is there yet (for rerun-safe finishing).
+A rewrite's temporary file left by a killed writer is removed by the next writer.
 
 Why a separate lock file (`<log>.lock`): a rewrite replaces the log with a new inode. A lock
 taken on the log itself would stay on the old, unlinked inode, and a writer that opens the new
@@ -108,16 +113,52 @@ def append_row(path, row: Mapping[str, object], leading: Sequence[str] = ()) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     with log_lock(path):
         header = _read_header(path)
+        for orphan in path.parent.glob(f".{path.name}.tmp-*"):  # only the lock holder writes one
+            orphan.unlink(missing_ok=True)
         if header is None:
             header = list(dict.fromkeys(names))
             _replace_file(path, [header, _cells(header, row)])
             return
+        _check_body(path, header)
         known = set(header)
         new = [name for name in row if name not in known]
         if new:
             _rewrite_with_columns(path, header, new, row)
         else:
             _append_line(path, _format_line(_cells(header, row)))
+
+
+def append_row_once(path, row: Mapping[str, object], key: Sequence[str], leading: Sequence[str] = ()) -> bool:
+    """Append `row` unless a row with the same cells under `key` is already logged; True if appended."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with log_lock(path):
+        if find_rows(path, {name: row.get(name) for name in key}):
+            return False
+        append_row(path, row, leading)
+        return True
+
+
+def find_rows(path, cells: Mapping[str, object]) -> list[dict[str, str]]:
+    """The rows of the log `path` (as {column: text}) whose cells equal `cells` as they are written."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    wanted = {name: _cell(value) for name, value in cells.items()}
+    with log_lock(path):
+        return [record for record in _records(path)
+                if all(record.get(name) == cell for name, cell in wanted.items())]
+
+
+def check_log(path) -> None:
+    """A UserError naming the line if the log `path` is damaged; a missing log is fine."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    with log_lock(path):
+        header = _read_header(path)
+        if header is not None:
+            _check_body(path, header)
 
 
 def read_log(path) -> pandas.DataFrame:
@@ -195,6 +236,54 @@ def _read_header(path: Path) -> list[str] | None:
     return header
 
 
+def _body(path: Path, header: Sequence[str]) -> Iterator[tuple[int, list[str]]]:
+    """(first line, cells) of each data record; a UserError naming the line of a damaged one."""
+    with open(path, newline="", encoding=_ENCODING) as source:
+        reader = csv.reader(source, strict=True)
+        next(reader)
+        while True:
+            start = reader.line_num + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as err:
+                raise UserError(f"cannot parse line {start} of the log {path}: {err}; "
+                                "fix or remove that line") from None
+            except csv.Error as err:
+                what = ("a quoted cell opened there is never closed (a line cut by a crashed writer "
+                        "or a hand edit)") if "unexpected end of data" in str(err) else str(err)
+                raise UserError(f"cannot parse line {start} of the log {path}: {what}; "
+                                "fix or remove that line") from None
+            if len(record) > len(header):
+                raise UserError(f"line {start} of the log {path} has {len(record)} cells but the header "
+                                f"has {len(header)}; fix or remove that line")
+            if record:
+                yield start, record
+
+
+def _check_body(path: Path, header: Sequence[str]) -> None:
+    for _ in _body(path, header):
+        pass
+
+
+def _records(path: Path) -> Iterator[dict[str, str]]:
+    """The data records of `path` as {column: cell} (missing or empty file: none)."""
+    header = _read_header(path)
+    if header is None:
+        return
+    for _, record in _body(path, header):
+        yield dict(zip(header, record))
+
+
+def record_lines(path) -> list[int]:
+    """The line on which each data record of the log `path` starts (read_log's rows, in order)."""
+    path = Path(path)
+    with log_lock(path):
+        header = _read_header(path)
+        return [] if header is None else [line for line, _ in _body(path, header)]
+
+
 def _append_line(path: Path, line: str) -> None:
     with open(path, "a+b") as handle:
         size = handle.seek(0, os.SEEK_END)
@@ -209,25 +298,14 @@ def _append_line(path: Path, line: str) -> None:
 
 def _rewrite_with_columns(path: Path, header: list[str], new: list[str], row: Mapping[str, object]) -> None:
     union = header + new
-    with open(path, newline="", encoding=_ENCODING) as source:
-        reader = csv.reader(source, strict=True)
-        next(reader)
 
-        def records() -> Iterator[list[str]]:
-            yield union
-            try:
-                for record in reader:
-                    if not record:  # blank line
-                        continue
-                    if len(record) > len(header):
-                        raise UserError(f"line {reader.line_num} of the log {path} has {len(record)} "
-                                        f"cells but the header has {len(header)}; fix or remove that line")
-                    yield record + [""] * (len(union) - len(record))
-            except (csv.Error, UnicodeDecodeError) as err:
-                raise UserError(f"cannot parse line {reader.line_num} of the log {path}: {err}") from None
-            yield _cells(union, row)
+    def records() -> Iterator[list[str]]:
+        yield union
+        for _, record in _body(path, header):
+            yield record + [""] * (len(union) - len(record))
+        yield _cells(union, row)
 
-        _replace_file(path, records())
+    _replace_file(path, records())
 
 
 def _replace_file(path: Path, records: Iterable[Sequence[str]]) -> None:

@@ -6,6 +6,12 @@ writes the per-sample response file, appends an eval_logs.csv row and, for the t
 reference scores that way, a bertscore_evals.csv row. `rescore` recomputes the answers and
 metrics of an existing response file without generating.
 
+Crash safety: the logs are checked for damage before generating. The progress file
+(.partial-<key>.jsonl) and, once generation is done, the eval name chosen for it
+(.partial-<key>.finish.json) stay until the eval row and the BERTScore row are written, so a
+rerun after a kill anywhere does only what is missing (each row is appended once, found by
+its eval name) and the eval keeps one name, one response file and one row of each log.
+
 Response files (the reference's layout):
     saved_models/<run>/evals/<eval_name>.csv                         tuned models
     saved_models/base_model_evals/<eval_name>.csv                    base zero-shot, Gold Pipeline
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,6 +32,7 @@ from typing import Optional
 from . import csv_logs
 from .answers import LETTER_FORMATS, MATCHING_MODES, extract_answer
 from .config import TaskSpec, get_task
+from .crash_points import crash_point
 from .errors import UserError
 from .response_files import Progress, read_responses, response_row, write_responses
 from .run_info import git_hash
@@ -198,6 +206,7 @@ def _generate(req: EvalRequest, base_model: str, adapter: Optional[Path], items:
               progress: Progress) -> list[str]:
     todo = [i for i in range(len(items)) if i not in progress.done]
     if todo:
+        crash_point("eval_generate")
         from .generation import make_backend
         from .modeling import resolve_model_name
         backend = make_backend(req.backend, resolve_model_name(base_model), adapter=adapter, batch_size=req.batch_size,
@@ -231,15 +240,44 @@ def eval_row(req: EvalRequest, spec: TaskSpec, base_model: str, eval_name: str, 
     return row
 
 
-def _bertscore(req: EvalRequest, spec: TaskSpec, eval_name: str, response_file: Path, row: dict,
-               scorer) -> Optional[float]:
-    from .bertscore_acc import log_bertscore, score_response_file
+def _logged_bertscore(root: Path, eval_name: str) -> Optional[float]:
+    """The BERTScore accuracy already logged for this eval, else None."""
+    rows = csv_logs.find_rows(root / csv_logs.BERTSCORE_LOG, {"input_file": eval_name})
+    return float(rows[-1]["bertscore_accuracy"]) if rows else None
+
+
+def _bertscore(req: EvalRequest, spec: TaskSpec, eval_name: str, response_file: Path, row: dict) -> float:
+    """Score the response file and append its bertscore_evals.csv row, unless that row is there."""
+    from .bertscore_acc import log_bertscore, make_scorer, score_response_file
+    logged = _logged_bertscore(req.root, eval_name)
+    if logged is not None:
+        return logged
+    scorer = make_scorer(req.bertscore_model, req.num_layers)
+    crash_point("eval_bertscore")
     accuracy, _, n = score_response_file(response_file, scorer)
     input_model = req.samplegen_model if req.condition in ("gold_pipeline", "samplegen_pipeline") else req.run_name
-    log_bertscore(req.root, eval_name, input_model or "base", response_file, accuracy, n, req.job, eval_row=row,
-                  extra={"condition": req.condition, "base_model": row["base_model"],
-                         "bertscore_model": req.bertscore_model})
+    with csv_logs.log_lock(req.root / csv_logs.BERTSCORE_LOG):
+        if _logged_bertscore(req.root, eval_name) is None:
+            log_bertscore(req.root, eval_name, input_model or "base", response_file, accuracy, n, req.job,
+                          eval_row=row, extra={"condition": req.condition, "base_model": row["base_model"],
+                                               "bertscore_model": req.bertscore_model})
     return accuracy
+
+
+def _pending_eval_name(progress: Progress, journal: Path) -> Optional[str]:
+    """The eval name of a generated but unlogged eval; a journal without progress is a finished one's."""
+    if not journal.is_file():
+        return None
+    if not progress.path.is_file():
+        journal.unlink()
+        return None
+    return json.loads(journal.read_text(encoding="utf-8"))["eval_name"]
+
+
+def _write_journal(journal: Path, eval_name: str) -> None:
+    tmp = journal.with_name(f"{journal.name}.tmp")
+    tmp.write_text(json.dumps({"eval_name": eval_name}), encoding="utf-8")
+    os.replace(tmp, journal)
 
 
 def wants_bertscore(req: EvalRequest, spec: TaskSpec, items: list[TestItem]) -> bool:
@@ -252,13 +290,19 @@ def run_evaluation(req: EvalRequest) -> dict:
     adapter = run_dir(req.root, req.run_name) if req.condition not in BASE_CONDITIONS else None
     base_model = base_model_of(req)
     items, samplegen_file = load_items(req, spec)
-    if wants_bertscore(req, spec, items):  # fail on a missing BERTScore model before generating
+    bertscore = wants_bertscore(req, spec, items)
+    if bertscore:  # fail on a missing BERTScore model before generating
         from .bertscore_acc import resolve_scorer_model
         resolve_scorer_model(req.bertscore_model, req.num_layers)
+    for log in (csv_logs.EVAL_LOG, *((csv_logs.BERTSCORE_LOG,) if bertscore else ())):
+        csv_logs.check_log(req.root / log)  # a damaged log fails now, not after generating
     folder = response_folder(req)
     progress = Progress(folder / f".partial-{progress_key(req, base_model, samplegen_file)}.jsonl")
+    journal = progress.path.with_name(progress.path.name.replace(".jsonl", ".finish.json"))
+    eval_name = _pending_eval_name(progress, journal)
     if progress.done:
-        print(f"resuming: {len(progress.done)} of {len(items)} responses already generated")
+        print(f"resuming: {len(progress.done)} of {len(items)} responses already generated"
+              + (f" (eval {eval_name}, finishing its logs)" if eval_name else ""))
     responses = _generate(req, base_model, adapter, items, progress)
     settings = answer_settings(req, spec)
     rows = []
@@ -269,16 +313,20 @@ def run_evaluation(req: EvalRequest) -> dict:
                                  **({"samplegen_eval_file": samplegen_file} if samplegen_file else {})))
     result = score(spec, [dict(r, options=i.options, references=i.references) for r, i in zip(rows, items)],
                    req.answer_matching)
-    eval_name = new_eval_name()
+    if eval_name is None:
+        eval_name = new_eval_name()
+        _write_journal(journal, eval_name)
     response_file = folder / f"{eval_name}.csv"
     write_responses(response_file, rows)
-    progress.remove()
     row = eval_row(req, spec, base_model, eval_name, len(items), samplegen_file, result, response_file)
-    csv_logs.append_row(req.root / csv_logs.EVAL_LOG, row, leading=csv_logs.EVAL_COLUMNS)
-    if wants_bertscore(req, spec, items):
-        from .bertscore_acc import make_scorer
-        scorer = make_scorer(req.bertscore_model, req.num_layers)
-        row["bertscore_accuracy"] = _bertscore(req, spec, eval_name, response_file, row, scorer)
+    crash_point("eval_before_log")
+    if not csv_logs.append_row_once(req.root / csv_logs.EVAL_LOG, row, key=("eval_name",),
+                                    leading=csv_logs.EVAL_COLUMNS):
+        print(f"{eval_name}: its eval_logs.csv row was already written")
+    if bertscore:
+        row["bertscore_accuracy"] = _bertscore(req, spec, eval_name, response_file, row)
+    progress.remove()  # first: a journal without progress is known to be finished
+    journal.unlink(missing_ok=True)
     return row
 
 

@@ -8,24 +8,37 @@ token ends every text. Runs on CPU (float32) or CUDA (bf16, optional 4-bit base)
 
 saved_models/<run_name>/ receives the adapter, the tokenizer and run_info.json (written
 last, so a folder without them is an unfinished run); checkpoints live beside them and
-`resume` continues from the newest.
+`resume` continues from the newest complete one (a checkpoint torn by a kill during its save
+is removed, with a message). Each checkpoint also holds run_totals.json (the loss sum and
+training seconds so far), so a resumed run logs the whole run's train_loss and runtime.
+
+The end of a run is one recoverable step: the train_logs.csv row is saved as
+pending_log_row.json with the adapter, the files are published (run_info.json last), the row
+is appended once and the journal removed. A rerun (plain or --resume) after a kill anywhere in
+that step finishes it; --resume on a finished run says so and changes nothing.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
 from . import csv_logs
 from .config import PROMPTS_TYPES
+from .crash_points import crash_point
 from .errors import UserError
+from .io_utils import host_tag, pid_alive, recover
 from .run_info import git_hash
 
 RUN_INFO = "run_info.json"
+JOURNAL = "pending_log_row.json"   # the run's train_logs.csv row, until it is logged
+TOTALS = "run_totals.json"         # in each checkpoint: loss sum and training seconds up to it
 
 
 @dataclass
@@ -68,9 +81,11 @@ def dataset_name(dataset: Optional[str], prompts_type: Optional[int]) -> str:
 def load_mixture(root: Path, dataset: str, num_train: Optional[int], num_val: int, seed: int):
     """(train, validation) of a saved mixture; the first rows of each, shuffled with the seed."""
     import datasets
+    for candidate in (Path(dataset), root / "data" / dataset):
+        recover(candidate)  # a kill during make_mixtures.py --overwrite
     path = Path(dataset) if Path(dataset).is_dir() else root / "data" / dataset
     if not (path / "dataset_dict.json").is_file():
-        built = sorted(p.name for p in (root / "data").glob("*_mixture*")) if (root / "data").is_dir() else []
+        built = sorted(p.name for p in (root / "data").glob("[!.]*_mixture*")) if (root / "data").is_dir() else []
         raise UserError(f"mixture {path} not found (make it with make_mixtures.py); mixtures under "
                         f"{root / 'data'}: {', '.join(built) or 'none'}")
     data = datasets.load_from_disk(str(path))
@@ -99,28 +114,177 @@ def tokenize(dataset, tokenizer, max_length: int):
 def output_dir(req: TrainRequest) -> Path:
     name = req.run_name or time.strftime("%Y%m%d_%H%M%S")
     path = req.root / "saved_models" / name
-    if (path / RUN_INFO).is_file() and not req.resume:
+    _recover_publish(path)
+    if (path / RUN_INFO).is_file() and not req.resume and not (path / JOURNAL).is_file():
         raise UserError(f"{path} holds a finished run: choose another --run_name")
     if req.resume and not req.run_name:
         raise UserError("--resume needs --run_name of the interrupted run")
     return path
 
 
-def last_checkpoint(out: Path) -> Optional[str]:
-    from transformers.trainer_utils import get_last_checkpoint
-    return get_last_checkpoint(str(out)) if out.is_dir() else None
+def _step(checkpoint: Path) -> int:
+    match = re.fullmatch(r"checkpoint-(\d+)", checkpoint.name)
+    return int(match[1]) if match else -1
 
 
-def _publish(model, tokenizer, out: Path, info: dict) -> None:
-    """Adapter and tokenizer through a temporary folder; run_info.json last marks the run finished."""
-    tmp = out / f".final-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    (tmp / RUN_INFO).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+def _safetensors_complete(path: Path) -> bool:
+    """Whether a .safetensors file holds all the bytes its header names."""
+    try:
+        with open(path, "rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(size))
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return path.stat().st_size >= 8 + size + end
+
+
+def checkpoint_problem(checkpoint: Path) -> Optional[str]:
+    """What is missing or cut in a checkpoint folder (a kill during its save), or None if complete."""
+    for name in ("trainer_state.json", "adapter_config.json"):
+        try:
+            json.loads((checkpoint / name).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return f"{name} missing"
+        except (OSError, ValueError):
+            return f"{name} truncated"
+    for name in ("optimizer.pt", "scheduler.pt"):  # torch.save writes zip archives: a cut one has no end record
+        if not (checkpoint / name).is_file():
+            return f"{name} missing"
+        if not zipfile.is_zipfile(checkpoint / name):
+            return f"{name} truncated"
+    weights = checkpoint / "adapter_model.safetensors"
+    if weights.is_file():
+        return None if _safetensors_complete(weights) else "adapter_model.safetensors truncated"
+    weights = checkpoint / "adapter_model.bin"
+    if not weights.is_file():
+        return "adapter weights missing"
+    return None if zipfile.is_zipfile(weights) else "adapter_model.bin truncated"
+
+
+def last_checkpoint(out: Path) -> Optional[Path]:
+    """The newest complete checkpoint; torn newer ones are removed, with a message."""
+    checkpoints = sorted((p for p in out.glob("checkpoint-*") if _step(p) >= 0), key=_step, reverse=True) \
+        if out.is_dir() else []
+    for checkpoint in checkpoints:
+        problem = checkpoint_problem(checkpoint)
+        if problem is None:
+            return checkpoint
+        print(f"{checkpoint} is incomplete ({problem}; killed while saving?): removing it and "
+              "resuming from the previous checkpoint")
+        shutil.rmtree(checkpoint)
+    return None
+
+
+def saved_totals(checkpoint: Path) -> dict:
+    """{"loss_sum", "seconds"} of the run up to a checkpoint.
+
+    A checkpoint without run_totals.json (saved by an older version, or killed just before it was
+    written) gets its loss sum from the losses logged in trainer_state.json, and no seconds.
+    """
+    try:
+        saved = json.loads((checkpoint / TOTALS).read_text(encoding="utf-8"))
+        return {"loss_sum": float(saved["loss_sum"]), "seconds": float(saved["train_seconds"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    loss_sum, last = 0.0, 0
+    for entry in state.get("log_history", []):
+        if "loss" in entry and "step" in entry:
+            loss_sum += entry["loss"] * (entry["step"] - last)
+            last = entry["step"]
+    print(f"{checkpoint} has no {TOTALS}: train_loss estimated from its logged losses, "
+          "train_runtime_s covers the resumed part only")
+    return {"loss_sum": loss_sum * state.get("global_step", last) / max(last, 1), "seconds": 0.0}
+
+
+def _totals_callback(totals: dict):
+    """A TrainerCallback that saves `totals` (loss sum, seconds) into each checkpoint."""
+    from transformers import TrainerCallback
+
+    class SaveTotals(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                record = {"global_step": state.global_step, "loss_sum": totals["loss_sum"],
+                          "train_seconds": totals["seconds"] + time.time() - totals["started"]}
+                tmp = folder / f".{TOTALS}.tmp"
+                tmp.write_text(json.dumps(record), encoding="utf-8")
+                os.replace(tmp, folder / TOTALS)
+            crash_point(f"train_checkpoint-{state.global_step}")
+
+    return SaveTotals()
+
+
+def _totals_trainer(trainer_class, totals: dict):
+    """The Trainer class, adding each training step's loss to totals["loss_sum"]."""
+    class TotalsTrainer(trainer_class):
+        def training_step(self, *args, **kwargs):
+            loss = super().training_step(*args, **kwargs)
+            totals["loss_sum"] += float(loss)
+            return loss
+
+    return TotalsTrainer
+
+
+_FINAL = re.compile(r"^\.final-(?P<host>[^-]+)-(?P<pid>\d+)$")
+
+
+def _move_in(tmp: Path, out: Path) -> None:
+    """Move a publish folder's files into the run folder: adapter_config.json, then run_info.json last."""
     for item in sorted(tmp.iterdir(), key=lambda p: (p.name == RUN_INFO, p.name == "adapter_config.json")):
         os.replace(item, out / item.name)
     tmp.rmdir()
+
+
+def _recover_publish(out: Path) -> None:
+    """Finish a publish killed midway (its folder complete) or remove an incomplete one; name others."""
+    for tmp in sorted(out.glob(".final-*")) if out.is_dir() else []:
+        match = _FINAL.match(tmp.name)
+        if not match:
+            continue
+        if match["host"] != host_tag():
+            print(f"note: {tmp} was left by pid {match['pid']} on host {match['host']}")
+        elif not pid_alive(int(match["pid"])):
+            if (tmp / RUN_INFO).is_file():  # written last into the folder: the folder is complete
+                _move_in(tmp, out)
+                print(f"finished publishing {out}, interrupted by a kill")
+            else:
+                shutil.rmtree(tmp)
+                print(f"removed {tmp}, an unfinished publish of a killed run")
+
+
+def _publish(model, tokenizer, out: Path, info: dict, row: dict) -> None:
+    """Adapter, tokenizer and the log row's journal through a temporary folder; run_info.json last."""
+    tmp = out / f".final-{host_tag()}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    (tmp / JOURNAL).write_text(json.dumps(row), encoding="utf-8")
+    (tmp / RUN_INFO).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    crash_point("train_publish_staged")
+    _move_in(tmp, out)
+
+
+def _log_finished(root: Path, out: Path) -> bool:
+    """Append the journal's row to train_logs.csv unless it is there; remove the journal. True if appended."""
+    journal = out / JOURNAL
+    row = json.loads(journal.read_text(encoding="utf-8"))
+    appended = csv_logs.append_row_once(root / csv_logs.TRAIN_LOG, row, key=tuple(row),
+                                        leading=csv_logs.TRAIN_COLUMNS)
+    journal.unlink()
+    return appended
+
+
+def _already_finished(req: TrainRequest, out: Path) -> Path:
+    """A rerun on a published run: log its pending row, or say that nothing is left to do."""
+    if (out / JOURNAL).is_file():
+        appended = _log_finished(req.root, out)
+        print(f"{out} was published before a kill; its train_logs.csv row "
+              + ("is now appended" if appended else "was already there"))
+    else:
+        print(f"{out} holds a finished run: nothing to resume, nothing changed")
+    return out
 
 
 def _checkpointing(arguments_class, enabled: bool) -> dict:
@@ -140,13 +304,16 @@ def _template_columns(dataset: str) -> dict:
 
 def train(req: TrainRequest) -> Path:
     """Train, save the adapter under saved_models/<run_name>/, append train_logs.csv; returns the folder."""
+    out = output_dir(req)
+    if (out / RUN_INFO).is_file():
+        return _already_finished(req, out)
+    csv_logs.check_log(req.root / csv_logs.TRAIN_LOG)  # a damaged log fails now, not after training
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments, set_seed
 
     from .modeling import device_name, load_model, load_tokenizer, resolve_model_name
 
-    out = output_dir(req)
     train_set, val_set = load_mixture(req.root, req.dataset, req.num_train, req.num_val, req.seed)
     set_seed(req.seed)
     cuda = torch.cuda.is_available()
@@ -170,25 +337,31 @@ def train(req: TrainRequest) -> Path:
         save_strategy="steps", save_steps=0.2, logging_steps=0.1, report_to=req.report_to,
         bf16=cuda, use_cpu=not cuda, dataloader_num_workers=0,
     )
-    trainer = Trainer(model=model, args=args, processing_class=tokenizer,
+    checkpoint = last_checkpoint(out) if req.resume else None
+    totals = {"loss_sum": 0.0, "seconds": 0.0}
+    if checkpoint:
+        totals.update(saved_totals(checkpoint))
+    trainer = _totals_trainer(Trainer, totals)(
+                      model=model, args=args, processing_class=tokenizer, callbacks=[_totals_callback(totals)],
                       train_dataset=tokenize(train_set, tokenizer, req.max_length),
                       eval_dataset=tokenize(val_set, tokenizer, req.max_length) if len(val_set) else None,
                       data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False))
-    checkpoint = last_checkpoint(out) if req.resume else None
     if req.resume:
         print(f"resuming from {checkpoint}" if checkpoint else f"no checkpoint in {out}: starting afresh")
-    start = time.time()
-    result = trainer.train(resume_from_checkpoint=checkpoint)
-    seconds = time.time() - start
+    totals["started"] = time.time()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = totals["seconds"] + time.time() - totals["started"]
+    loss = totals["loss_sum"] / max(trainer.state.global_step, 1)  # the whole run's, as the Trainer's
     info = {"base_model": req.model, "dataset": req.dataset, "train_runtime_s": round(seconds, 2),
-            "train_loss": result.training_loss, "device": device_name(), "git_hash": git_hash(),
+            "train_loss": loss, "device": device_name(), "git_hash": git_hash(),
             "request": {k: str(v) for k, v in asdict(req).items()}}
-    _publish(model, tokenizer, out, info)
     row = {"job_id": f"job-{req.job}", "seed": req.seed, "run_name": out.name, "model_name": req.model,
            "dataset": req.dataset, **_template_columns(req.dataset), "epochs": req.num_epochs, "num_train": len(train_set), "batch_size": req.batch_size,
            "device": device_name(), "learning_rate": req.learning_rate, "lora_r": req.lora_r,
-           "train_loss": result.training_loss, "train_runtime_s": round(seconds, 2),
+           "train_loss": loss, "train_runtime_s": round(seconds, 2),
            "train_samples_per_s": round(len(train_set) * req.num_epochs / max(seconds, 1e-9), 3),
            "git_hash": git_hash()}
-    csv_logs.append_row(req.root / csv_logs.TRAIN_LOG, row, leading=csv_logs.TRAIN_COLUMNS)
+    _publish(model, tokenizer, out, info, row)
+    crash_point("train_published")
+    _log_finished(req.root, out)
     return out
