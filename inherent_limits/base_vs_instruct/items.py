@@ -149,8 +149,9 @@ def fewshot_exemplars(name: str, n: int, seed: int, exclude_id: Optional[str] = 
     if n == 0:
         return []
     bench = get_bench(name)
-    pool = [item for item in _exemplar_pool(bench, data_dir) if item.item_id != exclude_id]
+    pool = _exemplar_pool(bench, data_dir)
     random.Random(f"{bench.exemplar_bench}:{seed}").shuffle(pool)
+    pool = [item for item in pool if item.item_id != exclude_id]   # after the shuffle: others stay put
     if calculator_id is not None:
         pool.sort(key=lambda item: item.meta.get("calculator_id") != calculator_id)  # stable
     if len(pool) < n:
