@@ -43,6 +43,8 @@ def _grades(bench, item, response, stops=None):
     ("math", "hence \\boxed 7.", "7"),
     ("math", "Final Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.", "\\frac{3}{4}"),
     ("math", "x equals 3/4", "3/4"),
+    ("math", "So the answer is $5$, since $x = 2$.", "5"),
+    ("medcalc", "The answer is 23.5 kg/m^2. This is overweight.", "23.5 kg/m^2"),
     ("medcalc", '{"step_by_step_thinking": "BMI = 82 / 1.78^2 {kg}", "answer": "25.9"}', "25.9"),
     ("medcalc", '```json\n{"step_by_step_thinking": "MAP", "answer": 110}\n```', "110"),
     ("medcalc", '{"step_by_step_thinking": "x", "answer": ["10 weeks", "6 days"]}', '["10 weeks", "6 days"]'),

@@ -44,6 +44,7 @@ _NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+")
 _NUMBER_OR_FRACTION = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 _HASHES = re.compile(r"####\s*\$?\s*(-?[0-9][0-9.,]*)")
 _ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|\s+I hope it is correct")
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BOX_SPACE = re.compile(r"\\boxed ([^\s$]+)")
 _DATE = r"\d{1,2}/\d{1,2}/\d{4}"
@@ -82,17 +83,20 @@ def last_boxed(text: str) -> Optional[Extracted]:
 
 
 def _answer_is(text: str) -> Optional[tuple[int, int]]:
-    """Span of the rest of the line after the last "answer is"."""
+    """Span after the last "answer is": its `$...$` if it opens one, else up to the sentence's end."""
     matches = list(_ANSWER_IS.finditer(text))
     if not matches:
         return None
     start = matches[-1].end()
     end = text.find("\n", start)
     end = len(text) if end < 0 else end
-    tail = re.search(r"\.?\s*I hope it is correct", text[start:end])
-    if tail:
-        end = start + tail.start()
-    return start, end
+    if text.startswith("$", start):
+        opener = "$$" if text.startswith("$$", start) else "$"
+        close = text.find(opener, start + len(opener), end)
+        if close > 0:
+            return start + len(opener), close
+    sentence_end = _SENTENCE_END.search(text, start, end)
+    return start, sentence_end.start() if sentence_end else end
 
 
 def _last(pattern: re.Pattern, text: str, start: int = 0, end: Optional[int] = None) -> Optional[Extracted]:
