@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -125,15 +126,14 @@ def load_items(name: str, split: str = "test", data_dir: Optional[str] = None) -
     return _items(bench, split, source, rows)
 
 
-def _exemplar_pool(bench: MathBench, data_dir: Optional[str]) -> list[Item]:
-    if bench.fewshot_split is None:
-        raise UserError(f"benchmark {bench.name} has no split for few-shot exemplars; use zero-shot")
-    source = get_bench(bench.exemplar_bench)
-    folder = resolve_dir(data_dir, DATA_DIR_ENV, BUNDLED_RAW)
+@lru_cache(maxsize=8)
+def _exemplar_pool(exemplar_bench: str, folder: Optional[Path]) -> tuple[Item, ...]:
+    """The exemplar split's items, read once per process (runs ask for exemplars item by item)."""
+    source = get_bench(exemplar_bench)
     if source.fewshot_bundled and (folder is None or _local_file(source, folder, source.fewshot_split) is None):
         folder = BUNDLED_RAW
     path_or_hub, rows = _raw_rows(source, source.fewshot_split, folder)
-    return _items(source, source.fewshot_split, path_or_hub, rows)
+    return tuple(_items(source, source.fewshot_split, path_or_hub, rows))
 
 
 def fewshot_exemplars(name: str, n: int, seed: int, exclude_id: Optional[str] = None,
@@ -149,7 +149,9 @@ def fewshot_exemplars(name: str, n: int, seed: int, exclude_id: Optional[str] = 
     if n == 0:
         return []
     bench = get_bench(name)
-    pool = _exemplar_pool(bench, data_dir)
+    if bench.fewshot_split is None:
+        raise UserError(f"benchmark {bench.name} has no split for few-shot exemplars; use zero-shot")
+    pool = list(_exemplar_pool(bench.exemplar_bench, resolve_dir(data_dir, DATA_DIR_ENV, BUNDLED_RAW)))
     random.Random(f"{bench.exemplar_bench}:{seed}").shuffle(pool)
     pool = [item for item in pool if item.item_id != exclude_id]   # after the shuffle: others stay put
     if calculator_id is not None:
