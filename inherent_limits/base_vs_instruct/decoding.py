@@ -19,11 +19,13 @@ DECODINGS = ("cot", "sample", "greedy")
 
 @dataclass
 class Sample:
-    """One generated continuation: its ids (EOS cut off), its text, and per-token margins (CoT only)."""
+    """One generated continuation: its ids (EOS cut off), its text; CoT: its first token (kept when it
+    is EOS, which leaves the branch empty) and per-token margins."""
     index: int
     token_ids: list[int]
     text: str
     margins: Optional[list[float]] = None
+    first_token: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ class HFDecoder:
         out = []
         for i, (row, step) in enumerate(zip(samples, margins)):
             ids = [] if row[0] in self.eos else cut_at_eos(row, self.eos)
-            out.append(Sample(i, ids, decode_text(self.tokenizer, ids), ([first_margin] + step)[:len(ids)]))
+            out.append(Sample(i, ids, decode_text(self.tokenizer, ids), ([first_margin] + step)[:len(ids)], row[0]))
         return out
 
 
@@ -259,12 +261,12 @@ class VLLMDecoder:
         out = []
         for i, token in enumerate(first):
             if token in self.eos:
-                out.append(Sample(i, [], "", []))
+                out.append(Sample(i, [], "", [], token))
                 continue
             completion = continued[i].outputs[0] if continued[i] is not None else None
             ids = cut_at_eos([token] + (list(completion.token_ids) if completion else []), self.eos)
             steps = [_margin(position) for position in (completion.logprobs if completion else [])]
-            out.append(Sample(i, ids, decode_text(self.tokenizer, ids), ([first_margin] + steps)[:len(ids)]))
+            out.append(Sample(i, ids, decode_text(self.tokenizer, ids), ([first_margin] + steps)[:len(ids)], token))
         return out
 
 

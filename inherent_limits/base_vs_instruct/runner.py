@@ -401,8 +401,7 @@ def sample_row(base_row: dict, sample: Sample, bench, item, tokenizer, grading: 
     conf = None
     if sample.margins is not None and found is not None and found.end > found.start:
         conf = confidence(tokenizer, sample, found.start, found.end)
-    first = sample.token_ids[0] if sample.margins is not None and sample.token_ids else None
-    return {**base_row, "sample_index": sample.index, "backend": req.backend, "first_token": first,
+    return {**base_row, "sample_index": sample.index, "backend": req.backend, "first_token": sample.first_token,
             "response": sample.text, **cells, "confidence": conf}
 
 
