@@ -16,7 +16,7 @@ import json
 import os
 import re
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -84,7 +84,6 @@ class StudyRequest:
     gpu_memory_utilization: Optional[float] = None
     max_model_len: Optional[int] = None
     progress: bool = True
-    versions: dict = field(default_factory=dict)
 
 
 # ---- models ---------------------------------------------------------------------------------------
@@ -389,8 +388,7 @@ def run_study(req: StudyRequest) -> dict:
                             row = sample_row(base_row, sample, bench, item, tokenizers[kind], grading, req)
                             csv_logs.append_row(samples_path, row, leading=SAMPLE_COLUMNS)
                             written += 1
-    rows = read_samples(samples_path)
-    summary = append_summary(req, rows, sides, ks, items)
+    summary = append_summary(req, this_run(req, read_samples(samples_path), sides, items), sides, ks)
     report = write_report(samples_path, folder / "report")
     return {"samples": samples_path, "written": written, "summary_rows": summary, **report}
 
@@ -424,20 +422,24 @@ def versions() -> dict:
     return out
 
 
-def append_summary(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSide], ks: dict, items: dict,
+def this_run(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSide], items: dict) -> list[dict]:
+    """The rows of this run's sides, decoding settings, items, promptings and seed."""
+    wanted = {(kind, sides[kind].name, sides[kind].decoding, settings_label(settings_for(req, sides[kind].decoding)), d)
+              for kind in req.sides for d in items}
+    ids = {d: {item.item_id for item in items[d]} for d in items}
+    return [r for r in rows if (r["model_kind"], r["model"], r["decoding"], r["decoding_settings"], r["dataset"]) in wanted
+            and r["item_id"] in ids[r["dataset"]] and r["prompting"] in req.promptings and r["seed"] == str(req.seed)]
+
+
+def append_summary(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSide], ks: dict,
                    rescored: bool = False) -> int:
-    """One summary row per model, dataset, prompting, decoding and grader of this run's items."""
+    """One summary row per model, dataset, prompting, decoding and grader in `rows`."""
     from .report import group_metrics
 
-    wanted = {(kind, sides[kind].name, d) for kind in ks for d in items}
-    ids = {d: {item.item_id for item in items[d]} for d in items}
-    chosen = [r for r in rows if (r["model_kind"], r["model"], r["dataset"]) in wanted
-              and r["item_id"] in ids[r["dataset"]] and r["prompting"] in req.promptings
-              and r["seed"] == str(req.seed)]
     provenance = {"backend": req.backend, "extractor": req.extractor, "rescored": rescored, "git_hash": git_hash(),
                   **versions(), "samples_file": str(out_dir(req, sides) / SAMPLES)}
     count = 0
-    for metrics in group_metrics(chosen, tuple(req.graders), ks_by_kind=ks):
+    for metrics in group_metrics(rows, tuple(req.graders), ks_by_kind=ks):
         row = {"job_id": f"job-{req.job}", "seed": req.seed,
                "dataset_version": get_bench(metrics["dataset"]).version, **metrics, **provenance}
         csv_logs.append_row(Path(req.root) / SUMMARY_LOG, row, leading=SUMMARY_COLUMNS)
@@ -450,7 +452,6 @@ def rescore(req: StudyRequest) -> dict:
     from .report import write_report
 
     sides = resolve_sides(req)
-    ks = check_pass_k(req, sides)
     grading = Grading(tuple(req.graders), req.extractor)
     path = out_dir(req, sides) / SAMPLES
     rows = read_samples(path)
@@ -471,9 +472,20 @@ def rescore(req: StudyRequest) -> dict:
         kept = {k: v for k, v in row.items() if not k.startswith(("correct_", "timeout_", "note_"))}
         _, cells = grading.grade(get_bench(row["dataset"]), item, row["response"])
         new_rows.append({**kept, **cells})
+    ks = rescore_pass_k(req, new_rows)
     write_samples(path, new_rows)
-    items = {d: [by_dataset[d][i] for i in dict.fromkeys(r["item_id"] for r in new_rows if r["dataset"] == d)]
-             for d in by_dataset}
-    summary = append_summary(replace(req, datasets=tuple(by_dataset)), new_rows, sides, ks, items, rescored=True)
+    summary = append_summary(req, new_rows, sides, ks, rescored=True)
     report = write_report(path, path.parent / "report")
     return {"samples": path, "rescored": len(new_rows), "summary_rows": summary, **report}
+
+
+def rescore_pass_k(req: StudyRequest, rows: list[dict]) -> dict[str, tuple[int, ...]]:
+    """The k of pass@k per side for a logged run: --pass_k (each <= the side's n), else {1, 5, 10, 20}."""
+    ns: dict[str, int] = {}
+    for row in rows:
+        ns[row["model_kind"]] = max(ns.get(row["model_kind"], 0), int(row["sample_index"]) + 1)
+    too_big = {kind: n for kind, n in ns.items() if req.pass_k and max(req.pass_k) > n}
+    if too_big:
+        raise UserError(f"--pass_k {max(req.pass_k)}: k must be between 1 and n, and the log has n = "
+                        + ", ".join(f"{n} for the {kind} side" for kind, n in too_big.items()))
+    return {kind: tuple(req.pass_k) if req.pass_k else DEFAULT_PASS_K for kind in ns}
