@@ -60,3 +60,22 @@ def test_vllm_greedy_equals_hf_greedy_and_sampling_gives_n(engines):
     sampled = DecodeSettings("sample", n=5, max_new_tokens=8, seed=3)
     first, again = vllm.decode(ids, sampled), vllm.decode(ids, sampled)
     assert len(first) == 5 and [s.token_ids for s in first] == [s.token_ids for s in again]
+
+
+def test_runner_on_vllm_logs_the_branches_the_hf_backend_logs(tiny_model, tmp_path):
+    from inherent_limits.base_vs_instruct.runner import read_samples, run_study
+
+    make_lora_run(tmp_path, tiny_model)
+    common = dict(root=tmp_path, instruct="tiny_lora", no_chat_template=True, datasets=("gsm8k",),
+                  promptings=("zero_shot",), data_dir="bundled", num_items=1, cot_k=3, num_samples=2,
+                  max_new_tokens=12, progress=False, job="t", gpu_memory_utilization=0.1, max_model_len=1024)
+    hf = read_samples(run_study(StudyRequest(out_name="hf", **common))["samples"])
+    vllm = read_samples(run_study(StudyRequest(out_name="vllm", backend="vllm", **common))["samples"])
+    assert len(hf) == len(vllm) == 3 + 2
+    assert {r["backend"] for r in vllm} == {"vllm"}
+    cot = [(r["first_token"], r["response"], r["extracted"]) for r in hf if r["decoding"] == "cot"]
+    assert cot == [(r["first_token"], r["response"], r["extracted"]) for r in vllm if r["decoding"] == "cot"]
+    for a, b in zip((r for r in hf if r["decoding"] == "cot"), (r for r in vllm if r["decoding"] == "cot")):
+        assert (a["confidence"] == "") == (b["confidence"] == "")
+        if a["confidence"]:
+            assert float(a["confidence"]) == pytest.approx(float(b["confidence"]), abs=1e-4)
