@@ -192,3 +192,64 @@ def test_help_documents_every_flag(cli):
     assert all(action.help for action in parser._actions)
     done = cli(["base_vs_instruct.py", "--help"])
     assert done.returncode == 0 and "--no_chat_template" in done.stdout and "--report_only" in done.stdout
+
+
+CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
+                 "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+
+
+def test_prompts_plain_for_base_and_chat_template_for_instruct(tiny_model):
+    from inherent_limits.base_vs_instruct.benchmarks import get_bench
+    from inherent_limits.base_vs_instruct.items import load_items
+    from inherent_limits.base_vs_instruct.prompts import (chat_messages, check_chat_template, plain_prompt,
+                                                          prompt_ids)
+    from inherent_limits.base_vs_instruct.runner import _exemplars
+    from inherent_limits.errors import UserError
+    from inherent_limits.modeling import load_tokenizer
+
+    bench, item = get_bench("math500"), load_items("math500", data_dir="bundled")[0]
+    shots = _exemplars("math500", 2, 42, "bundled", None)
+    assert shots == _exemplars("math500", 2, 42, "bundled", None) != _exemplars("math500", 2, 7, "bundled", None)
+    text = plain_prompt(bench, item, shots)
+    assert text.count("Question: ") == 3 and text.endswith(f"Question: {item.question.strip()}\nAnswer:")
+    assert f"The answer is $\\boxed{{{shots[0].gold}}}$." in text
+    messages = chat_messages(bench, item, shots)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "user"]
+    tokenizer = load_tokenizer(tiny_model)
+    with pytest.raises(UserError, match="no chat template.*--no_chat_template"):
+        check_chat_template(tokenizer, "tiny")
+    tokenizer.chat_template = CHAT_TEMPLATE
+    check_chat_template(tokenizer, "tiny")
+    ids = prompt_ids(tokenizer, bench, item, shots, chat=True)
+    decoded = tokenizer.decode(ids)
+    assert decoded.startswith("<|user|>") and decoded.endswith("<|assistant|>") and decoded.count("<|user|>") == 3
+    assert prompt_ids(tokenizer, bench, item, shots, chat=False) == tokenizer(text)["input_ids"]
+    medcalc = load_items("medcalc", data_dir="bundled")[0]
+    (exemplar,) = _exemplars("medcalc", 1, 42, "bundled", medcalc.meta["calculator_id"])
+    assert exemplar.meta["calculator_id"] == medcalc.meta["calculator_id"]
+
+
+def test_rescore_with_an_extractor_model_uses_its_answers(study, tmp_path):
+    root, result, rows = study
+    copy = tmp_path / "root"
+    shutil.copytree(root, copy)
+    log = Path(str(result["samples"]).replace(str(root), str(copy)))
+    few = [r for r in rows if r["dataset"] == "gsm8k" and r["prompting"] == "zero_shot" and r["item_id"] == rows[0]["item_id"]]
+    write_samples(log, few)
+    done = rescore(StudyRequest(root=copy, **{**SETTINGS, "extractor": "tiny", "graders": ("standard",)}))
+    assert done["rescored"] == len(few) == 6
+    again = read_samples(log)
+    assert "correct_math_verify" not in again[0] and all(r["correct_standard"] in ("True", "False") for r in again)
+    with open(copy / SUMMARY_LOG, newline="", encoding="utf-8") as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert last["extractor"] == "tiny" and last["rescored"] == "True" and last["grader"] == "standard"
+    from inherent_limits.base_vs_instruct.extraction import STOP_STRINGS, cut_at_stops
+    from inherent_limits.base_vs_instruct.items import load_items
+    from inherent_limits.base_vs_instruct.runner import _Extractor
+
+    item = {i.item_id: i for i in load_items("gsm8k", data_dir="bundled")}[few[0]["item_id"]]
+    by_index = {(r["model_kind"], r["sample_index"]): r for r in again}
+    extractor = _Extractor("tiny")
+    for row in (few[0], few[-1]):
+        expected = extractor.answer(item.question, cut_at_stops(row["response"], STOP_STRINGS["gsm8k"]))
+        assert by_index[row["model_kind"], row["sample_index"]]["extracted"] == (expected or "")
