@@ -27,7 +27,8 @@ def prompts(count: int, tokenizer) -> list[list[int]]:
     from inherent_limits.base_vs_instruct.prompts import prompt_ids
 
     bench = get_bench("gsm8k")
-    return [prompt_ids(tokenizer, bench, item, (), chat=False) for item in load_items("gsm8k", data_dir="bundled")[:count]]
+    items = load_items("gsm8k", data_dir="bundled")[:count]
+    return [prompt_ids(tokenizer, bench, item, (), chat=False) for item in items]
 
 
 def timed(fn, repeats: int):

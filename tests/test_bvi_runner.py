@@ -234,7 +234,8 @@ def test_rescore_with_an_extractor_model_uses_its_answers(study, tmp_path):
     copy = tmp_path / "root"
     shutil.copytree(root, copy)
     log = Path(str(result["samples"]).replace(str(root), str(copy)))
-    few = [r for r in rows if r["dataset"] == "gsm8k" and r["prompting"] == "zero_shot" and r["item_id"] == rows[0]["item_id"]]
+    few = [r for r in rows if r["dataset"] == "gsm8k" and r["prompting"] == "zero_shot"
+           and r["item_id"] == rows[0]["item_id"]]
     write_samples(log, few)
     done = rescore(StudyRequest(root=copy, **{**SETTINGS, "extractor": "tiny", "graders": ("standard",)}))
     assert done["rescored"] == len(few) == 6

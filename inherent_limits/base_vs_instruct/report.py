@@ -174,7 +174,8 @@ def render(metrics: list[dict], source: str) -> tuple[str, list[dict], list[dict
     lines += ["## Instruct vs base, pass@k", ""]
     lines += _table(["pair", "dataset", "prompting", "grader", "k", "base pass@k", "instruct pass@k", "gap"],
                     [[c["pair"], c["dataset"], c["prompting"], c["grader"], str(c["k"]), _pct(c["base"]),
-                      _pct(c["instruct"]), _pct(c["gap"])] for c in comps]) if comps else ["(no pair with both sides)", ""]
+                      _pct(c["instruct"]), _pct(c["gap"])] for c in comps]) if comps else \
+        ["(no pair with both sides)", ""]
     graders = sorted({g for f in flips for g in f["gaps"]})
     lines += ["## Grader dependence", "", "Gap (instruct - base) under each grader; **flip** marks a pair whose "
               "winner depends on the grader.", ""]

@@ -427,8 +427,9 @@ def this_run(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSide], i
     wanted = {(kind, sides[kind].name, sides[kind].decoding, settings_label(settings_for(req, sides[kind].decoding)), d)
               for kind in req.sides for d in items}
     ids = {d: {item.item_id for item in items[d]} for d in items}
-    return [r for r in rows if (r["model_kind"], r["model"], r["decoding"], r["decoding_settings"], r["dataset"]) in wanted
-            and r["item_id"] in ids[r["dataset"]] and r["prompting"] in req.promptings and r["seed"] == str(req.seed)]
+    fields = ("model_kind", "model", "decoding", "decoding_settings", "dataset")
+    return [r for r in rows if tuple(r[f] for f in fields) in wanted and r["item_id"] in ids[r["dataset"]]
+            and r["prompting"] in req.promptings and r["seed"] == str(req.seed)]
 
 
 def append_summary(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSide], ks: dict,
