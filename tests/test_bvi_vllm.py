@@ -52,6 +52,15 @@ def test_hf_and_vllm_branches_are_identical(engines, side, prompt):
         assert x.margins == pytest.approx(y.margins, abs=1e-4)
 
 
+def test_many_prompts_in_one_call_give_each_prompt_its_own_branches(engines):
+    hf, vllm = engines["base"]
+    prompts = [engines["tokenizer"](p)["input_ids"] for p in PROMPTS]
+    settings = [DecodeSettings("cot", k=5, max_new_tokens=MAX_NEW), DecodeSettings("cot", k=3, max_new_tokens=9)]
+    together = vllm.decode_many(prompts, settings)
+    assert [[s.token_ids for s in out] for out in together] == \
+        [[s.token_ids for s in hf.decode(p, st)] for p, st in zip(prompts, settings)]
+
+
 def test_vllm_greedy_equals_hf_greedy_and_sampling_gives_n(engines):
     hf, vllm = engines["tuned"]
     ids = engines["tokenizer"](PROMPTS[0])["input_ids"]
@@ -67,11 +76,11 @@ def test_runner_on_vllm_logs_the_branches_the_hf_backend_logs(tiny_model, tmp_pa
 
     make_lora_run(tmp_path, tiny_model)
     common = dict(root=tmp_path, instruct="tiny_lora", no_chat_template=True, datasets=("gsm8k",),
-                  promptings=("zero_shot",), data_dir="bundled", num_items=1, cot_k=3, num_samples=2,
+                  promptings=("zero_shot",), data_dir="bundled", num_items=2, cot_k=3, num_samples=2,
                   max_new_tokens=12, progress=False, job="t", gpu_memory_utilization=0.1, max_model_len=1024)
     hf = read_samples(run_study(StudyRequest(out_name="hf", **common))["samples"])
     vllm = read_samples(run_study(StudyRequest(out_name="vllm", backend="vllm", **common))["samples"])
-    assert len(hf) == len(vllm) == 3 + 2
+    assert len(hf) == len(vllm) == 2 * (3 + 2)  # on vLLM both items' prompts go to the engine together
     assert {r["backend"] for r in vllm} == {"vllm"}
     cot = [(r["first_token"], r["response"], r["extracted"]) for r in hf if r["decoding"] == "cot"]
     assert cot == [(r["first_token"], r["response"], r["extracted"]) for r in vllm if r["decoding"] == "cot"]

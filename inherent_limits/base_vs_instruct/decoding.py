@@ -149,6 +149,10 @@ class HFDecoder:
             out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config)
         return self._samples(out, len(prompt_ids))
 
+    def decode_many(self, prompts: list[list[int]], settings: list[DecodeSettings]) -> list[list[Sample]]:
+        """The samples of each prompt, one prompt at a time."""
+        return [self.decode(p, s) for p, s in zip(prompts, settings)]
+
     def first_tokens(self, prompt_ids: list[int], k: int):
         """The top-k next tokens (most probable first) and the top-1 minus top-2 margin of that step."""
         import torch
@@ -219,54 +223,68 @@ class VLLMDecoder:
         self.eos = eos_ids(None, tokenizer) | set(_vllm_eos(llm))
         self.context = llm.llm_engine.model_config.max_model_len
 
-    def _generate(self, prompts: list[list[int]], **params):
+    def _generate(self, prompts: list[list[int]], params: list[dict]):
+        """One engine call: each prompt (token ids) with its own SamplingParams."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        return self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in prompts], SamplingParams(**params),
-                                 use_tqdm=False, lora_request=self.lora)
+        return self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in prompts],
+                                 [SamplingParams(**p) for p in params], use_tqdm=False, lora_request=self.lora)
 
     def decode(self, prompt_ids: list[int], settings: DecodeSettings) -> list[Sample]:
         """The samples of one prompt under `settings`."""
-        if settings.decoding == "cot":
-            return self.cot_branches(prompt_ids, settings.k, settings.max_new_tokens)
-        if settings.decoding == "sample":
-            params = dict(n=settings.n, temperature=settings.temperature, seed=settings.seed)
-        else:
-            params = dict(n=1, temperature=0.0)
-        (result,) = self._generate([prompt_ids], top_p=1.0, top_k=0, repetition_penalty=1.0,
-                                   max_tokens=settings.max_new_tokens, **params)
-        out = []
-        for i, completion in enumerate(result.outputs):
-            ids = cut_at_eos(completion.token_ids, self.eos)
-            out.append(Sample(i, ids, decode_text(self.tokenizer, ids)))
+        return self.decode_many([prompt_ids], [settings])[0]
+
+    def decode_many(self, prompts: list[list[int]], settings: list[DecodeSettings]) -> list[list[Sample]]:
+        """The samples of many prompts, in two engine calls at most (vLLM schedules them together)."""
+        out: list = [None] * len(prompts)
+        cot = [i for i, s in enumerate(settings) if s.decoding == "cot"]
+        for i, samples in zip(cot, self._cot_many([prompts[i] for i in cot], [settings[i] for i in cot])):
+            out[i] = samples
+        rest = [i for i, s in enumerate(settings) if s.decoding != "cot"]
+        if rest:
+            params = [dict(n=settings[i].n, temperature=settings[i].temperature, seed=settings[i].seed)
+                      if settings[i].decoding == "sample" else dict(n=1, temperature=0.0) for i in rest]
+            params = [dict(top_p=1.0, top_k=0, repetition_penalty=1.0, max_tokens=settings[i].max_new_tokens, **p)
+                      for i, p in zip(rest, params)]
+            for i, result in zip(rest, self._generate([prompts[i] for i in rest], params)):
+                out[i] = [Sample(j, ids, decode_text(self.tokenizer, ids)) for j, ids in
+                          enumerate(cut_at_eos(c.token_ids, self.eos) for c in result.outputs)]
         return out
-
-    def first_tokens(self, prompt_ids: list[int], k: int):
-        """The top-k next tokens by rank and the margin of that step, from one max_tokens=1 request."""
-        import math
-
-        (result,) = self._generate([prompt_ids], temperature=0.0, max_tokens=1, logprobs=max(k, 2))
-        ranked = sorted(result.outputs[0].logprobs[0].items(), key=lambda item: item[1].rank)
-        margin = math.exp(ranked[0][1].logprob) - math.exp(ranked[1][1].logprob)
-        return [token for token, _ in ranked[:k]], margin
 
     def cot_branches(self, prompt_ids: list[int], k: int, max_new_tokens: int) -> list[Sample]:
         """K branches as prompt ids + branch token id, continued greedily in one request batch."""
-        first, first_margin = self.first_tokens(prompt_ids, k)
-        continued = [None] * len(first)
-        if max_new_tokens > 1:
-            continued = self._generate([prompt_ids + [token] for token in first], temperature=0.0,
-                                       max_tokens=max_new_tokens - 1, logprobs=2)
+        return self._cot_many([prompt_ids], [DecodeSettings("cot", k=k, max_new_tokens=max_new_tokens)])[0]
+
+    def _cot_many(self, prompts: list[list[int]], settings: list[DecodeSettings]) -> list[list[Sample]]:
+        """Step 1: top-K first tokens of every prompt (max_tokens=1, logprobs=K) in one call; step 2:
+        every prompt's K branches (prompt ids + branch token id, logprobs=2) greedily in one call."""
+        if not prompts:
+            return []
+        firsts = self._generate(prompts, [dict(temperature=0.0, max_tokens=1, logprobs=max(s.k, 2)) for s in settings])
+        tops = []
+        for result, s in zip(firsts, settings):
+            ranked = sorted(result.outputs[0].logprobs[0].items(), key=lambda item: item[1].rank)
+            tops.append(([token for token, _ in ranked[:s.k]], _margin(dict(ranked[:2]))))
+        rows, params = [], []
+        for prompt, s, (first, _) in zip(prompts, settings, tops):
+            if s.max_new_tokens > 1:
+                rows += [prompt + [token] for token in first]
+                params += [dict(temperature=0.0, max_tokens=s.max_new_tokens - 1, logprobs=2)] * len(first)
+        continued = iter(self._generate(rows, params) if rows else [])
         out = []
-        for i, token in enumerate(first):
-            if token in self.eos:
-                out.append(Sample(i, [], "", [], token))
-                continue
-            completion = continued[i].outputs[0] if continued[i] is not None else None
-            ids = cut_at_eos([token] + (list(completion.token_ids) if completion else []), self.eos)
-            steps = [_margin(position) for position in (completion.logprobs if completion else [])]
-            out.append(Sample(i, ids, decode_text(self.tokenizer, ids), ([first_margin] + steps)[:len(ids)], token))
+        for s, (first, first_margin) in zip(settings, tops):
+            samples = []
+            for i, token in enumerate(first):
+                completion = next(continued).outputs[0] if s.max_new_tokens > 1 else None
+                if token in self.eos:
+                    samples.append(Sample(i, [], "", [], token))
+                    continue
+                ids = cut_at_eos([token] + (list(completion.token_ids) if completion else []), self.eos)
+                steps = [_margin(position) for position in (completion.logprobs if completion else [])]
+                samples.append(Sample(i, ids, decode_text(self.tokenizer, ids),
+                                      ([first_margin] + steps)[:len(ids)], token))
+            out.append(samples)
         return out
 
 

@@ -34,6 +34,7 @@ from .prompts import PROMPTINGS, check_chat_template, prompt_ids
 SUMMARY_LOG = "base_vs_instruct_logs.csv"
 SAMPLES = "samples.csv"
 DEFAULT_PASS_K = (1, 5, 10, 20)
+VLLM_ITEMS_PER_CALL = 64  # vLLM: the prompts of this many items go to the engine together
 SAMPLE_KEY = ("dataset", "item_id", "model", "model_kind", "decoding", "decoding_settings", "prompting",
               "n_shots", "seed", "sample_index")
 SAMPLE_COLUMNS = ("job_id", "pair", *SAMPLE_KEY, "backend", "first_token", "response", "extracted",
@@ -355,6 +356,7 @@ def run_study(req: StudyRequest) -> dict:
     pair = " vs ".join(s.name for s in sides.values())
     decoders = Decoders(req, sides)
     written = 0
+    chunk = VLLM_ITEMS_PER_CALL if req.backend == "vllm" else 1
     for kind in req.sides:
         side = sides[kind]
         settings = settings_for(req, side.decoding)
@@ -363,13 +365,14 @@ def run_study(req: StudyRequest) -> dict:
             bench = get_bench(dataset)
             for prompting in req.promptings:
                 shots = shots_for(req, dataset, prompting)
+                pending = []  # (item, first cells of its rows, missing sample indices, prompt ids, settings)
                 for item in _progress(items[dataset], f"{kind} {dataset} {prompting}", req.progress):
                     base_row = {"job_id": f"job-{req.job}", "pair": pair, "dataset": dataset,
                                 "item_id": item.item_id, "model": side.name, "model_kind": kind,
                                 "decoding": side.decoding, "decoding_settings": label, "prompting": prompting,
                                 "n_shots": shots, "seed": req.seed}
-                    missing = [i for i in range(settings.samples)
-                               if sample_key({**base_row, "sample_index": i}) not in done]
+                    missing = {i for i in range(settings.samples)
+                               if sample_key({**base_row, "sample_index": i}) not in done}
                     if not missing:
                         continue
                     exemplars = _exemplars(dataset, shots, req.seed, req.data_dir,
@@ -382,15 +385,31 @@ def run_study(req: StudyRequest) -> dict:
                                         f"tokens, the model's context {decoder.context}; use fewer --n_shots")
                     seeded = replace(settings, seed=item_seed(req.seed, dataset, item.item_id, prompting),
                                      max_new_tokens=min(settings.max_new_tokens, room))
-                    samples = decoder.decode(ids, seeded)
-                    for sample in samples:
-                        if sample.index in missing:
-                            row = sample_row(base_row, sample, bench, item, tokenizers[kind], grading, req)
-                            csv_logs.append_row(samples_path, row, leading=SAMPLE_COLUMNS)
-                            written += 1
+                    pending.append((item, base_row, missing, ids, seeded))
+                    if len(pending) >= chunk:
+                        written += _decode_and_log(decoder, pending, bench, tokenizers[kind], grading, req,
+                                                   samples_path)
+                        pending = []
+                if pending:
+                    written += _decode_and_log(decoders.get(side, tokenizers[kind]), pending, bench,
+                                               tokenizers[kind], grading, req, samples_path)
     summary = append_summary(req, this_run(req, read_samples(samples_path), sides, items), sides, ks)
     report = write_report(samples_path, folder / "report")
     return {"samples": samples_path, "written": written, "summary_rows": summary, **report}
+
+
+def _decode_and_log(decoder, pending: list, bench, tokenizer, grading: Grading, req: StudyRequest,
+                    samples_path: Path) -> int:
+    """Decode the pending items' prompts together, then grade and append their missing samples, item by item."""
+    outputs = decoder.decode_many([p[3] for p in pending], [p[4] for p in pending])
+    count = 0
+    for (item, base_row, missing, _, _), samples in zip(pending, outputs):
+        for sample in samples:
+            if sample.index in missing:
+                row = sample_row(base_row, sample, bench, item, tokenizer, grading, req)
+                csv_logs.append_row(samples_path, row, leading=SAMPLE_COLUMNS)
+                count += 1
+    return count
 
 
 def sample_row(base_row: dict, sample: Sample, bench, item, tokenizer, grading: Grading,
