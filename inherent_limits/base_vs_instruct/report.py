@@ -165,8 +165,8 @@ def _table(header: list[str], lines: list[list[str]]) -> list[str]:
             *("| " + " | ".join(cells) + " |" for cells in lines), ""]
 
 
-def render(metrics: list[dict], source: str) -> tuple[str, list[dict], list[dict]]:
-    """The markdown report, the comparisons and the perturbation rows."""
+def render(metrics: list[dict], source: str) -> str:
+    """The markdown report."""
     comps, drops = comparisons(metrics), perturbation_drops(metrics)
     flips = grader_flips(comps)
     lines = ["# Base vs instruct (arXiv 2601.13244 protocol)", "",
@@ -199,7 +199,7 @@ def render(metrics: list[dict], source: str) -> tuple[str, list[dict], list[dict
     lines += ["## Figures", ""]
     for dataset in sorted({m["dataset"] for m in metrics}):
         lines.append(f"![pass@k on {dataset}](passk_{_slug(dataset)}.png)")
-    return "\n".join(lines) + "\n", comps, drops
+    return "\n".join(lines) + "\n"
 
 
 def _curves(metrics: list[dict], dataset: str, path: Path) -> None:
@@ -235,7 +235,7 @@ def write_report(samples_path: Path, out: Optional[Path] = None) -> dict:
     if not graders_in(rows) or any(name not in rows[0] for name in (*GROUP, "item_id", "sample_index")):
         raise UserError(f"{samples_path} is not a per-sample log of the base-vs-instruct study")
     metrics = group_metrics(rows, curves=True)
-    text, _, _ = render(metrics, str(samples_path))
+    text = render(metrics, str(samples_path))
     out = Path(out) if out is not None else samples_path.parent / "report"
     with atomic_dir(out, overwrite=True) as tmp:
         (tmp / "report.md").write_text(text, encoding="utf-8")
