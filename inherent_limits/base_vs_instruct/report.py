@@ -204,6 +204,7 @@ def render(metrics: list[dict], source: str) -> str:
 
 def _curves(metrics: list[dict], dataset: str, path: Path) -> None:
     from matplotlib.figure import Figure  # object API: no pyplot state, Agg canvas for PNG
+    from matplotlib.ticker import MaxNLocator
 
     mine = [m for m in metrics if m["dataset"] == dataset]
     graders = sorted({m["grader"] for m in mine})
@@ -214,9 +215,11 @@ def _curves(metrics: list[dict], dataset: str, path: Path) -> None:
             ks = list(range(1, m["n"] + 1))
             axes.plot(ks, [100 * (v or 0.0) for v in m["curve"]], marker="o", markersize=3,
                       linestyle="-" if m["model_kind"] == "instruct" else "--",
-                      label=f"{m['model_kind']} {m['model']} {m['prompting']} ({m['decoding']})")
+                      label=f"{m['model_kind']} {m['model']} {m['prompting']} ({m['decoding']} {m['decoding_settings']})")
         axes.set_xlabel("k")
         axes.set_ylabel("pass@k (%)")
+        axes.set_ylim(-2, 102)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_title(f"{dataset}, grader {grader}", fontsize=9)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=6)
