@@ -174,10 +174,9 @@ class Decoders:
 
     def get(self, side: ModelSide, tokenizer):
         if side.kind not in self.cache:
-            for kind in list(self.cache):  # HF: one model in memory at a time
-                if self.req.backend == "hf":
-                    del self.cache[kind]
-            gc.collect()
+            if self.req.backend == "hf":  # one HF model in memory at a time
+                self.cache.clear()
+                gc.collect()
             self.cache[side.kind] = self._build(side, tokenizer)
         return self.cache[side.kind]
 
