@@ -254,3 +254,24 @@ def test_rescore_with_an_extractor_model_uses_its_answers(study, tmp_path):
     for row in (few[0], few[-1]):
         expected = extractor.answer(item.question, cut_at_stops(row["response"], STOP_STRINGS["gsm8k"]))
         assert by_index[row["model_kind"], row["sample_index"]]["extracted"] == (expected or "")
+
+
+def test_a_math_verify_timeout_grades_wrong_and_is_counted(study, tmp_path, monkeypatch):
+    from inherent_limits.base_vs_instruct import mathverify
+
+    monkeypatch.setattr(mathverify, "TIMEOUT_S", 1)
+    root, result, rows = study
+    copy = tmp_path / "root"
+    shutil.copytree(root, copy)
+    log = Path(str(result["samples"]).replace(str(root), str(copy)))
+    target = next(r for r in rows if r["dataset"] == "math500" and r["model_kind"] == "base")
+    few = [r for r in rows if r["dataset"] == "math500" and r["item_id"] == target["item_id"]
+           and r["model_kind"] == "base" and r["prompting"] == target["prompting"]]
+    few[0] = {**few[0], "response": "so the answer is $\\boxed{(1+x)^{100000}}$."}
+    write_samples(log, few)
+    rescore(StudyRequest(root=copy, **SETTINGS))
+    graded = {r["sample_index"]: r for r in read_samples(log)}[few[0]["sample_index"]]
+    assert (graded["correct_math_verify"], graded["timeout_math_verify"]) == ("False", "True")
+    with open(copy / SUMMARY_LOG, newline="", encoding="utf-8") as handle:
+        last = [r for r in csv.DictReader(handle) if r["rescored"] == "True" and r["grader"] == "math_verify"]
+    assert [r["timeouts"] for r in last] == ["1"]
