@@ -7,7 +7,8 @@ builds the Regular and SampleGen train+val datasets of the training tasks and th
 Regular, SampleGen and Gold Pipeline test sets of the test tasks; stage 2 mixes the
 default training mixtures; stage 3 LoRA-tunes the tiny model on each mixture; stage 4
 evaluates the five conditions on a handful of test tasks (with BERTScore accuracy,
-stage 5); stage 6 correlates base against tuned scores and writes analysis/.
+stage 5); stage 6 correlates base against tuned scores and writes analysis/; stage 7 runs
+the second study (base vs instruct) on the tiny model against its Regular-Prompt LoRA run.
 """
 from __future__ import annotations
 
@@ -97,13 +98,25 @@ def train_and_evaluate(root: Path, data_dir: str, manual_dir: str, job: str) -> 
                                    data_dir=data_dir, manual_dir=manual_dir, **DEMO_EVAL))
 
 
+# Stage 7: the base-vs-instruct study, tiny model vs its LoRA run, small k, a few items per dataset.
+DEMO_BVI = dict(instruct="demo_regular", no_chat_template=True, data_dir="bundled", num_items=2, n_shots=2,
+                cot_k=4, num_samples=4, max_new_tokens=48, progress=False)
+
+
+def base_vs_instruct(root: Path, job: str) -> dict:
+    """Stage 7: CoT-decoded tiny model vs the sampled demo_regular run on every benchmark."""
+    from .base_vs_instruct.runner import StudyRequest, run_study
+    return run_study(StudyRequest(root=root, job=job, **DEMO_BVI))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="demo_run", help="output root (default: demo_run)")
     parser.add_argument("--tasks", nargs="+", default=["all"],
                         help="task names, cluster names or all (default: all)")
-    parser.add_argument("--through", type=int, default=6, choices=range(7),
-                        help="last stage to run: 2 stops after the mixtures, 6 runs the whole study (default)")
+    parser.add_argument("--through", type=int, default=7, choices=range(8),
+                        help="last stage to run: 2 stops after the mixtures, 6 after the correlation, "
+                             "7 adds the base-vs-instruct study (default)")
     add_data_sources(parser)
     args = parser.parse_args(argv)
     tasks = resolve_tasks(args.tasks)
@@ -131,6 +144,10 @@ def main(argv=None) -> None:
     from .correlation import write_analysis
     print("\n[stage 6] correlating base against tuned scores across tasks")
     written = write_analysis(Path(args.root), job_ids=[job])
+    if args.through >= 7:
+        print("\n[stage 7] base vs instruct: tiny (CoT decoding) vs demo_regular (sampling), 2 items per benchmark")
+        bvi = base_vs_instruct(Path(args.root), job)
+        print(f"base vs instruct report: {bvi['report']}")
     print(f"\ndone in {time.time() - start:.0f}s. Report: {written['report']}\nFigures: {written['plots']}")
 
 

@@ -22,7 +22,7 @@ from .data_utils import BUNDLED_RAW
 from .io_utils import atomic_dir
 from .prompt_builder import DEFAULT_PROMPT_TEMPLATES
 
-VERSION = 2  # part of the cache path: bump it when the build changes
+VERSION = 3  # part of the cache path: bump it when the build changes (v3: base-vs-instruct rows)
 CACHE_ENV = "INHERENT_LIMITS_CACHE"
 VOCAB_SIZE = 2000
 SPECIAL_TOKENS = ("<s>", "</s>", "<unk>", "<pad>")  # ids 0..3: bos, eos, unk, pad
