@@ -80,7 +80,14 @@ def run_dir(root: Path, run_name: str) -> Path:
 
 def run_info(path: Path) -> dict:
     info = path / RUN_INFO
-    return json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}
+    try:
+        data = json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise UserError(f"{info} is empty or corrupt; train.py writes it last: retrain the run, "
+                        "or pass --model to name its base model")
+    return data
 
 
 def base_model_of(req: EvalRequest) -> str:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from . import csv_logs
+from . import checks, csv_logs
 from .config import PROMPTS_TYPES
 from .errors import UserError
 from .run_info import git_hash
@@ -51,6 +51,23 @@ class TrainRequest:
     report_to: str = "none"
     resume: bool = False
     load_in_4bit: bool = False
+
+
+def check_request(req: TrainRequest) -> None:
+    """Hyperparameters, loggers and the root, checked before any data or model loads."""
+    checks.at_least("--batch_size", req.batch_size, 1)
+    checks.at_least("--gradient_accumulation_steps", req.gradient_accumulation_steps, 1)
+    checks.positive("--learning_rate", req.learning_rate)
+    checks.positive("--num_epochs", req.num_epochs)
+    checks.at_least("--num_train", req.num_train, 1)
+    checks.at_least("--num_val", req.num_val, 0)
+    checks.at_least("--max_length", req.max_length, 2)  # one text token and the EOS
+    checks.at_least("--lora_r", req.lora_r, 1)
+    checks.positive("--lora_alpha", req.lora_alpha)
+    checks.fraction("--lora_dropout", req.lora_dropout, upper_open=True)
+    checks.fraction("--warmup_ratio", req.warmup_ratio)
+    checks.loggers_installed(req.report_to)
+    checks.writable_root(req.root)
 
 
 def dataset_name(dataset: Optional[str], prompts_type: Optional[int]) -> str:
@@ -146,6 +163,7 @@ def train(req: TrainRequest) -> Path:
 
     from .modeling import device_name, load_model, load_tokenizer, resolve_model_name
 
+    check_request(req)
     out = output_dir(req)
     train_set, val_set = load_mixture(req.root, req.dataset, req.num_train, req.num_val, req.seed)
     set_seed(req.seed)
