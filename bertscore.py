@@ -52,9 +52,11 @@ def main(argv=None) -> None:
     from inherent_limits import bertscore_acc as bs
     from inherent_limits.run_info import job_id
 
+    from inherent_limits import checks
     root = Path(args.root)
     if args.batch_size < 1:
         raise UserError("--batch_size must be at least 1")
+    checks.torch_device("--device", args.device)
     if args.response_file:
         path = Path(args.response_file)
         eval_name = args.input_for_bertscore or path.stem

@@ -100,3 +100,21 @@ def usable_log(path: Path) -> None:
         open(path, "ab").close()
     except OSError as err:
         raise os_error(path, err) from None
+
+
+def torch_device(flag: str, value: Optional[str]) -> None:
+    """A torch device string that names a device this machine has (None: the default)."""
+    if value is None:
+        return
+    import torch
+
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise UserError(f"{flag} {value!r} is not a torch device: use cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UserError(f"{flag} {value}: this machine has no CUDA GPU; use cpu")
+        if device.index is not None and device.index >= count:
+            raise UserError(f"{flag} {value}: this machine has {count} CUDA GPU(s), cuda:0..cuda:{count - 1}")
