@@ -88,14 +88,14 @@ def os_error(path, err: OSError) -> UserError:
 
 def usable_log(path: Path) -> None:
     """A run log that exists must be a parsable, writable file; checked before the work it records."""
-    from .csv_logs import read_log
+    from .csv_logs import _read_header  # what append_row checks first; needs no lock (rewrites are atomic)
 
     path = Path(path)
     if not path.exists():
         return
     if not path.is_file():
         raise UserError(f"the log {path} is not a file: move it away")
-    read_log(path)
+    _read_header(path)
     try:
         open(path, "ab").close()
     except OSError as err:

@@ -8,7 +8,8 @@ token ends every text. Runs on CPU (float32) or CUDA (bf16, optional 4-bit base)
 
 saved_models/<run_name>/ receives the adapter, the tokenizer and run_info.json (written
 last, so a folder without them is an unfinished run); checkpoints live beside them and
-`resume` continues from the newest.
+`resume` continues from the newest. Under torchrun or `accelerate launch` every process
+trains, and the main one alone saves and logs (the row's world_size counts the processes).
 """
 from __future__ import annotations
 
@@ -84,13 +85,13 @@ def dataset_name(dataset: Optional[str], prompts_type: Optional[int]) -> str:
 
 def load_mixture(root: Path, dataset: str, num_train: Optional[int], num_val: int, seed: int):
     """(train, validation) of a saved mixture; the first rows of each, shuffled with the seed."""
-    import datasets
     path = Path(dataset) if Path(dataset).is_dir() else root / "data" / dataset
     if not (path / "dataset_dict.json").is_file():
         built = sorted(p.name for p in (root / "data").glob("*_mixture*")) if (root / "data").is_dir() else []
         raise UserError(f"mixture {path} not found (make it with make_mixtures.py); mixtures under "
                         f"{root / 'data'}: {', '.join(built) or 'none'}")
-    data = datasets.load_from_disk(str(path))
+    # in memory: shuffling and tokenising then leave no cache files in the mixture's folder
+    data = checks.load_saved_dataset(path, "rebuild it with make_mixtures.py --overwrite", in_memory=True)
     train, val = data["train"], data["test"]
     if num_train is not None:
         if num_train > len(train):
@@ -198,13 +199,17 @@ def train(req: TrainRequest) -> Path:
     start = time.time()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.time() - start
+    world_size = trainer.args.world_size  # > 1 under torchrun / accelerate launch
+    if not trainer.is_world_process_zero():
+        return out  # the main process alone saves the adapter and writes the run info and log row
     info = {"base_model": req.model, "dataset": req.dataset, "train_runtime_s": round(seconds, 2),
-            "train_loss": result.training_loss, "device": device_name(), "git_hash": git_hash(),
+            "train_loss": result.training_loss, "device": device_name(), "world_size": world_size,
+            "git_hash": git_hash(),
             "request": {k: str(v) for k, v in asdict(req).items()}}
     _publish(model, tokenizer, out, info)
     row = {"job_id": f"job-{req.job}", "seed": req.seed, "run_name": out.name, "model_name": req.model,
            "dataset": req.dataset, **_template_columns(req.dataset), "epochs": req.num_epochs, "num_train": len(train_set), "batch_size": req.batch_size,
-           "device": device_name(), "learning_rate": req.learning_rate, "lora_r": req.lora_r,
+           "device": device_name(), "world_size": world_size, "learning_rate": req.learning_rate, "lora_r": req.lora_r,
            "train_loss": result.training_loss, "train_runtime_s": round(seconds, 2),
            "train_samples_per_s": round(len(train_set) * req.num_epochs / max(seconds, 1e-9), 3),
            "git_hash": git_hash()}
