@@ -57,6 +57,8 @@ def main(argv=None) -> None:
     if args.batch_size < 1:
         raise UserError("--batch_size must be at least 1")
     checks.torch_device("--device", args.device)
+    checks.not_empty(args, ("input_for_bertscore", "input_model", "response_file", "root", "bertscore_model",
+                            "slurm_job_id"))
     if args.response_file:
         path = Path(args.response_file)
         eval_name = args.input_for_bertscore or path.stem

@@ -70,7 +70,9 @@ def main(argv=None) -> None:
     from inherent_limits.prompt_builder import PromptBuilder, Variant
     from inherent_limits.run_info import git_hash, job_id
 
-    from inherent_limits.checks import writable_root
+    from inherent_limits.checks import not_empty, writable_root
+    not_empty(args, ("tasks", "slurm_job_id", "root", "flan_templates", "prompt_templates", "data_dir",
+                     "manual_dir"))
     default = config.TRAIN_TASKS if args.dataset_type == "train+val" else config.TEST_TASKS
     tasks = config.resolve_tasks(args.tasks) if args.tasks else list(default)
     untemplated = [t for t in tasks if config.get_task(t).template_family is None]

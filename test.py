@@ -99,6 +99,7 @@ def main(argv=None) -> None:
     from inherent_limits import checks, csv_logs
     from inherent_limits.run_info import git_hash, job_id
     root, job = Path(args.root), job_id(args.slurm_job_id)
+    checks.not_empty(args, ("run_name", "test_task", "model", "rescore", "slurm_job_id", "root"))
     checks.writable_root(root)
     for log in (csv_logs.EVAL_LOG, csv_logs.BERTSCORE_LOG):  # a response file is never left without its row
         checks.usable_log(root / log)

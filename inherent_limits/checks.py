@@ -118,3 +118,11 @@ def torch_device(flag: str, value: Optional[str]) -> None:
             raise UserError(f"{flag} {value}: this machine has no CUDA GPU; use cpu")
         if device.index is not None and device.index >= count:
             raise UserError(f"{flag} {value}: this machine has {count} CUDA GPU(s), cuda:0..cuda:{count - 1}")
+
+
+def not_empty(args, names: tuple[str, ...]) -> None:
+    """The named argparse values, when given, must not be empty strings (nor hold one)."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and any(not str(v).strip() for v in (value if isinstance(value, list) else [value])):
+            raise UserError(f"--{name} is empty: give a value, or leave the flag out for its default")

@@ -274,3 +274,16 @@ def test_mixing_only_reads_its_inputs(tmp_path):
 def test_bertscore_refuses_a_device_that_does_not_exist(capsys, tmp_path):
     refused(capsys, "bertscore", ["--root", tmp_path, "--response_file", tmp_path / "r.csv", "--device", "gpu9"],
             tmp_path, "--device 'gpu9' is not a torch device")
+
+
+# --- empty strings, every stage ---------------------------------------------
+
+@pytest.mark.parametrize("name, argv, flag", [
+    ("train", ["--dataset", "flan_prompts_mixture_setup4", "--model", "tiny", "--run_name", ""], "--run_name"),
+    ("test", ["--run_name", "base", "--model", "tiny", "--test_task", ""], "--test_task"),
+    ("create_prompts", ["--tasks", "cola", "", "--data_dir", "bundled"], "--tasks"),
+    ("make_mixtures", [*MIX, "--setup", ""], "--setup"),
+    ("bertscore", ["--response_file", ""], "--response_file"),
+])
+def test_empty_strings_are_refused(capsys, root, name, argv, flag):
+    refused(capsys, name, ["--root", root, *argv], root, f"{flag} is empty")
