@@ -1,4 +1,4 @@
-"""Every user mistake of the issue-11 audit: exit 2, one `error:` line on stderr, no traceback, nothing written.
+"""User mistakes, one test each: exit 2, one `error:` line on stderr, no traceback, nothing written.
 
 The stage scripts run in-process (their main(argv) under run_cli); a read-only root is a real
 read-only mount (a private bind mount under `unshare -m` when running as root) or chmod otherwise.
