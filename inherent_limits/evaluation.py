@@ -122,7 +122,7 @@ def samplegen_response_file(req: EvalRequest) -> tuple[Path, str]:
         path = given if given.is_file() else evals / f"{req.samplegen_eval_file}.csv"
         return path, path.stem
     log = req.root / csv_logs.EVAL_LOG
-    rows = csv_logs.read_log(log).fillna("").to_dict("records") if log.is_file() else []
+    rows = csv_logs.read_log(log).astype(object).fillna("").to_dict("records") if log.is_file() else []
     direct = [r for r in rows if r.get("eval_mode") == "direct_eval" and r.get("run_name") == req.samplegen_model
               and r.get("test_task") == req.task]
     mine = [r for r in direct if r.get("job_id") == f"job-{req.job}"]
