@@ -50,9 +50,9 @@ def main(argv=None) -> None:
     from pathlib import Path
 
     from inherent_limits import bertscore_acc as bs
+    from inherent_limits import checks
     from inherent_limits.run_info import job_id
 
-    from inherent_limits import checks
     root = Path(args.root)
     if args.batch_size < 1:
         raise UserError("--batch_size must be at least 1")

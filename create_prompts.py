@@ -84,7 +84,8 @@ def main(argv=None) -> None:
         tasks = [t for t in tasks if t not in untemplated]
         print(f"left out {len(untemplated)} task(s) that test.py formats at test time: {', '.join(untemplated)}")
         if not tasks:
-            raise UserError(f"{' '.join(args.tasks)}: no task this stage builds (BigBench/GSM8K are formatted by test.py)")
+            raise UserError(f"{' '.join(args.tasks)}: no task this stage builds "
+                            "(BigBench/GSM8K are formatted by test.py)")
     if args.num_datapoints < 2:
         raise UserError("--num_datapoints must be at least 2 (one training and one validation row)")
     writable_root(Path(args.root))

@@ -85,7 +85,6 @@ def os_error(path, err: OSError) -> UserError:
     return UserError(f"cannot write {path}: {err.strerror or err}")
 
 
-
 def usable_log(path: Path) -> None:
     """A run log that exists must be a parsable, writable file; checked before the work it records."""
     from .csv_logs import _read_header  # what append_row checks first; needs no lock (rewrites are atomic)

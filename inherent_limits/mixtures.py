@@ -11,7 +11,7 @@ from typing import Optional
 
 from tqdm import tqdm
 
-from .checks import at_least, load_saved_dataset, writable_root
+from .checks import at_least, load_saved_dataset, positive, writable_root
 from .config import MIXTURE_SETUPS, mixture_tasks
 from .errors import UserError
 from .io_utils import atomic_dir
@@ -53,7 +53,7 @@ def make_mixture(root: Path, prompt_format: str, setup: str = "default", variant
                  temperature: float = 1.0, seed: int = 42, overwrite: bool = False) -> tuple[Path, list]:
     """Mix the tasks of a setup into data/<format>_mixture[...]; returns (path, [(task, rate)])."""
     import datasets
-    mixing_rates([1], maximum, temperature)  # refuses a bad temperature before any loading
+    positive("--temperature", temperature)
     at_least("--maximum", maximum, 0)
     at_least("--size_limit", size_limit, 1)
     writable_root(root)

@@ -103,10 +103,11 @@ def adapter_config(adapter_dir) -> dict:
         raise UserError(f"cannot read {path}: {err.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         where = f"{path}:{err.lineno}" if isinstance(err, json.JSONDecodeError) else str(path)
-        raise UserError(f"{where}: corrupt adapter config (malformed JSON: {getattr(err, 'msg', err)}); train.py writes it: "
-                        "retrain the run, or restore the file") from None
+        raise UserError(f"{where}: corrupt adapter config (malformed JSON: {getattr(err, 'msg', err)}); "
+                        "train.py writes it: retrain the run, or restore the file") from None
     if not isinstance(data, dict):
-        raise UserError(f"{path}: corrupt adapter config (not a JSON object); train.py writes it: retrain the run")
+        raise UserError(f"{path}: corrupt adapter config (not a JSON object); train.py writes it: "
+                        "retrain the run")
     return data
 
 
