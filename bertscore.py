@@ -50,11 +50,15 @@ def main(argv=None) -> None:
     from pathlib import Path
 
     from inherent_limits import bertscore_acc as bs
+    from inherent_limits import checks
     from inherent_limits.run_info import job_id
 
     root = Path(args.root)
     if args.batch_size < 1:
         raise UserError("--batch_size must be at least 1")
+    checks.torch_device("--device", args.device)
+    checks.not_empty(args, ("input_for_bertscore", "input_model", "response_file", "root", "bertscore_model",
+                            "slurm_job_id"))
     if args.response_file:
         path = Path(args.response_file)
         eval_name = args.input_for_bertscore or path.stem

@@ -70,14 +70,25 @@ def main(argv=None) -> None:
     from inherent_limits.prompt_builder import PromptBuilder, Variant
     from inherent_limits.run_info import git_hash, job_id
 
+    from inherent_limits.checks import not_empty, writable_root
+    not_empty(args, ("tasks", "slurm_job_id", "root", "flan_templates", "prompt_templates", "data_dir",
+                     "manual_dir"))
     default = config.TRAIN_TASKS if args.dataset_type == "train+val" else config.TEST_TASKS
     tasks = config.resolve_tasks(args.tasks) if args.tasks else list(default)
     untemplated = [t for t in tasks if config.get_task(t).template_family is None]
-    if untemplated:
-        raise UserError(f"{', '.join(untemplated)}: BigBench/GSM8K items are formatted by test.py "
+    named = [t for t in untemplated if t in args.tasks] if args.tasks else untemplated
+    if named:
+        raise UserError(f"{', '.join(named)}: BigBench/GSM8K items are formatted by test.py "
                         "at test time, not by create_prompts.py")
+    if untemplated:  # a group (all, bigbench, a cluster): build what this stage can, say what it leaves
+        tasks = [t for t in tasks if t not in untemplated]
+        print(f"left out {len(untemplated)} task(s) that test.py formats at test time: {', '.join(untemplated)}")
+        if not tasks:
+            raise UserError(f"{' '.join(args.tasks)}: no task this stage builds "
+                            "(BigBench/GSM8K are formatted by test.py)")
     if args.num_datapoints < 2:
         raise UserError("--num_datapoints must be at least 2 (one training and one validation row)")
+    writable_root(Path(args.root))
     variant = Variant(num_inner=args.num_inner, corrupt=args.corrupt_samples,
                       no_answer=args.no_answer_samplegen, unify=args.do_unify,
                       convert_letter_choices=args.convert_letter_choices, template_index=args.template_index)

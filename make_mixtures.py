@@ -37,6 +37,9 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     import datasets
 
+    from inherent_limits.checks import not_empty
+    not_empty(args, ("setup", "root"))
+
     from inherent_limits.mixtures import make_mixture
     datasets.disable_progress_bars()
     path, rates = make_mixture(Path(args.root), args.prompt_format, args.setup, args.variant,

@@ -100,8 +100,13 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     from pathlib import Path
 
+    from inherent_limits import checks, csv_logs
     from inherent_limits.run_info import git_hash, job_id
     root, job = Path(args.root), job_id(args.slurm_job_id)
+    checks.not_empty(args, ("run_name", "test_task", "model", "rescore", "slurm_job_id", "root"))
+    checks.writable_root(root)
+    for log in (csv_logs.EVAL_LOG, csv_logs.BERTSCORE_LOG):  # a response file is never left without its row
+        checks.usable_log(root / log)
     if args.rescore:
         from inherent_limits.evaluation import rescore
         row = rescore(root, Path(args.rescore), job, args.answer_matching)

@@ -53,6 +53,9 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     from pathlib import Path
 
+    from inherent_limits.checks import not_empty
+    not_empty(args, ("dataset", "model", "run_name", "report_to", "slurm_job_id", "root"))
+
     from inherent_limits.modeling import base_model_name
     from inherent_limits.run_info import git_hash, job_id
     from inherent_limits.training import TrainRequest, dataset_name, train

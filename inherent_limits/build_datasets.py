@@ -1,6 +1,6 @@
 """Stage 1: build and save the prompt datasets of one task, in the layout of DESIGN.md.
 
-    data/flan_prompts[_<variant>]/<task>/<n>/{train,test}    Regular train+val
+    data/flan_prompts[_<variant>]/<task>/<n>/{train,test}    Regular train+val (+ build_info.json)
     data/mix_prompts[_<variant>]/<task>/<n>/{train,test}     SampleGen train+val
     data/flan_prompts_test/<task>/test_data                  Regular test
     data/mix_prompts_test[_<variant>]/<task>/test_data       SampleGen test
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -25,6 +26,7 @@ from .io_utils import atomic_dir
 from .prompt_builder import PromptBuilder
 
 VALIDATION_FRACTION = 0.2
+BUILD_INFO = "build_info.json"  # train+val: the --num_datapoints asked for and the rows built
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,11 @@ def build_task(task: str, root: Path, request: BuildRequest, builder: PromptBuil
     if target.exists() and not overwrite:
         return None
     columns = build_rows(spec, request, builder)
+    wanted, built = num_datapoints(request.num_data), len(columns["text"])
+    short = request.dataset_type == "train+val" and built < wanted
+    if short:  # the folder keeps the requested number (later stages look it up by it); BUILD_INFO has both
+        print(f"warning: task {task}: --num_datapoints {request.num_data} wants {wanted} rows, the source "
+              f"gives {built}: built {built} in {target} (see {BUILD_INFO})", file=sys.stderr)
     dataset = datasets.Dataset.from_dict(columns)
     with atomic_dir(target, overwrite=overwrite) as tmp:
         if request.dataset_type == "train+val":
@@ -129,4 +136,8 @@ def build_task(task: str, root: Path, request: BuildRequest, builder: PromptBuil
             sample, name = dataset[0:2], "dataset_samples_test.json"
         dataset.save_to_disk(str(tmp))
         (tmp / name).write_text(json.dumps(sample, indent=4, ensure_ascii=False), encoding="utf-8")
+        if request.dataset_type == "train+val":
+            info = {"num_datapoints": request.num_data, "rows_wanted": wanted, "rows_built": built,
+                    "train_rows": len(dataset["train"]), "validation_rows": len(dataset["test"])}
+            (tmp / BUILD_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
     return target

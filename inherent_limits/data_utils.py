@@ -45,11 +45,16 @@ def local_path(data_dir: Path, task: str, split: str) -> Path:
 
 
 def read_jsonl(path: Path, limit: Optional[int] = None) -> Iterator[tuple[int, dict]]:
-    """(line number, row) pairs; a malformed line is a UserError naming file and line."""
+    """(line number, row) pairs of a UTF-8 file (a BOM is fine); bad bytes or JSON name file and line."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
+    with opener(path, "rb") as handle:
         count = 0
-        for lineno, line in enumerate(handle, 1):
+        for lineno, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise UserError(f"{path}:{lineno}: not UTF-8 (byte {raw[err.start]:#04x} at column "
+                                f"{err.start + 1}); re-save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
@@ -134,6 +139,10 @@ def canonical_rows(spec: TaskSpec, source: str, rows: Iterable[tuple[int, dict]]
         if missing:
             raise UserError(f"task {spec.name}: row {number} of {source} lacks required column "
                             f"{missing[0]!r} (needs {', '.join(spec.required)})")
+        empty = [c for c in spec.required if isinstance(row[c], str) and not row[c].strip()]
+        if empty:
+            raise UserError(f"task {spec.name}: row {number} of {source} has an empty required field "
+                            f"{empty[0]!r}; fill it in or remove the row")
         try:
             done = spec.preprocess(row, spec)
         except (RowError, KeyError, IndexError, ValueError, TypeError, AttributeError) as err:

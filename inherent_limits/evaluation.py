@@ -89,7 +89,14 @@ def run_dir(root: Path, run_name: str) -> Path:
 
 def run_info(path: Path) -> dict:
     info = path / RUN_INFO
-    return json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}
+    try:
+        data = json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise UserError(f"{info} is empty or corrupt; train.py writes it last: retrain the run, "
+                        "or pass --model to name its base model")
+    return data
 
 
 def base_model_of(req: EvalRequest) -> str:
@@ -124,7 +131,7 @@ def samplegen_response_file(req: EvalRequest) -> tuple[Path, str]:
         path = given if given.is_file() else evals / f"{req.samplegen_eval_file}.csv"
         return path, path.stem
     log = req.root / csv_logs.EVAL_LOG
-    rows = csv_logs.read_log(log).fillna("").to_dict("records") if log.is_file() else []
+    rows = csv_logs.read_log(log).astype(object).fillna("").to_dict("records") if log.is_file() else []
     direct = [r for r in rows if r.get("eval_mode") == "direct_eval" and r.get("run_name") == req.samplegen_model
               and r.get("test_task") == req.task]
     mine = [r for r in direct if r.get("job_id") == f"job-{req.job}"]

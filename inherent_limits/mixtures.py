@@ -2,6 +2,7 @@
 
 rate_i = min(n_i, maximum) / sum_j min(n_j, maximum), optionally ** (1 / temperature) and
 renormalised; each task capped at size_limit rows; interleaved with a seed; 10% dev split.
+The inputs are only read: they are loaded into memory, so no cache file lands in their folders.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Optional
 
 from tqdm import tqdm
 
+from .checks import at_least, load_saved_dataset, positive, writable_root
 from .config import MIXTURE_SETUPS, mixture_tasks
 from .errors import UserError
 from .io_utils import atomic_dir
@@ -19,6 +21,8 @@ DEV_FRACTION = 0.1
 
 def mixing_rates(sizes: list[int], maximum: Optional[int] = 3000, temperature: float = 1.0) -> list[float]:
     """Examples-proportional rates with a cap, as seqio.mixing_rate_num_examples."""
+    if not temperature > 0:
+        raise UserError(f"--temperature must be greater than 0, got {temperature}")
     capped = [min(n, maximum) if maximum else n for n in sizes]
     total = sum(capped)
     if total == 0:
@@ -49,6 +53,10 @@ def make_mixture(root: Path, prompt_format: str, setup: str = "default", variant
                  temperature: float = 1.0, seed: int = 42, overwrite: bool = False) -> tuple[Path, list]:
     """Mix the tasks of a setup into data/<format>_mixture[...]; returns (path, [(task, rate)])."""
     import datasets
+    positive("--temperature", temperature)
+    at_least("--maximum", maximum, 0)
+    at_least("--size_limit", size_limit, 1)
+    writable_root(root)
     setup = setup_name(setup)
     tasks = mixture_tasks(setup)
     if not tasks:
@@ -61,12 +69,12 @@ def make_mixture(root: Path, prompt_format: str, setup: str = "default", variant
     loaded = []
     for task in tqdm(tasks, desc="load task datasets", unit="task"):
         path = folder.joinpath(*task.split("/"), str(num_datapoints), "train")
+        custom = "True" if prompt_format.startswith("mix") else "False"
+        build = (f"python create_prompts.py --num_datapoints {num_datapoints} --create_custom_prompts {custom} "
+                 f"--dataset_type train+val --tasks {task} --root {root}")
         if not path.exists():
-            custom = "True" if prompt_format.startswith("mix") else "False"
-            raise UserError(f"{path} not found: build it first with `python create_prompts.py "
-                            f"--num_datapoints {num_datapoints} --create_custom_prompts {custom} "
-                            f"--dataset_type train+val --root {root}`")
-        data = datasets.load_from_disk(str(path))
+            raise UserError(f"{path} not found: build it first with `{build}`")
+        data = load_saved_dataset(path, f"rebuild it with `{build} --overwrite`", in_memory=True)
         loaded.append(data.select(range(min(len(data), size_limit))))
     rates = mixing_rates([len(d) for d in loaded], maximum, temperature)
     mixture = datasets.interleave_datasets(loaded, probabilities=rates, seed=seed)

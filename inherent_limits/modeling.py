@@ -101,10 +101,13 @@ def adapter_config(adapter_dir) -> dict:
                         "pass the run directory that train.py wrote") from None
     except OSError as err:
         raise UserError(f"cannot read {path}: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        where = f"{path}:{err.lineno}" if isinstance(err, json.JSONDecodeError) else str(path)
+        raise UserError(f"{where}: corrupt adapter config (malformed JSON: {getattr(err, 'msg', err)}); "
+                        "train.py writes it: retrain the run, or restore the file") from None
     if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object")
+        raise UserError(f"{path}: corrupt adapter config (not a JSON object); train.py writes it: "
+                        "retrain the run")
     return data
 
 
@@ -143,6 +146,10 @@ def load_model(name_or_path, *, adapter: Optional[Path] = None, load_in_4bit: bo
     if dtype is None:
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     kwargs = {"dtype": dtype}
+    if (Path(str(name_or_path)) / "adapter_config.json").is_file():
+        adapter_config(name_or_path)  # transformers reads it too, and would fail with a traceback
+    if adapter is not None:
+        check_adapter(Path(adapter))  # before the base model loads
     if load_in_4bit:
         kwargs.update(quantization_config=_quantization(device, dtype), device_map={"": device})
     try:
@@ -155,6 +162,21 @@ def load_model(name_or_path, *, adapter: Optional[Path] = None, load_in_4bit: bo
         model = _attach_adapter(model, name_or_path, Path(adapter), trainable)
     model.train(trainable)  # eval mode unless it is about to be trained
     return model
+
+
+def check_adapter(adapter: Path) -> None:
+    """A saved adapter's config parses and its safetensors header reads; else a UserError naming the file."""
+    from safetensors import SafetensorError, safe_open
+
+    adapter_config(adapter)
+    weights = adapter / "adapter_model.safetensors"
+    if weights.is_file():
+        try:
+            with safe_open(str(weights), framework="pt"):
+                pass
+        except (SafetensorError, OSError) as err:
+            raise UserError(f"{weights}: corrupt adapter weights ({_detail(err)}); train.py writes them: "
+                            "retrain the run, or restore the file") from None
 
 
 def _attach_adapter(model, base_name, adapter: Path, trainable: bool):

@@ -79,6 +79,19 @@ def _first(value: Any) -> Any:
     return value
 
 
+def class_index(value: Any) -> int:
+    """A class label as an int: ints, integral floats (1.0) and digit strings; anything else a RowError."""
+    if isinstance(value, bool):
+        raise RowError(f"class label {value!r} is not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    raise RowError(f"class label {value!r} is not an integer")
+
+
 def _quoted(text: str) -> str:
     return f'"{text}"'
 
@@ -88,7 +101,7 @@ def _quoted(text: str) -> str:
 def class_label(row: Row, spec) -> Optional[Row]:
     """Integer class index -> option text from ``spec.label_names``."""
     values = _renamed(row, spec)
-    index = int(values["label"]) + spec.label_offset
+    index = class_index(values["label"]) + spec.label_offset
     if index < 0:
         return None  # unlabelled rows (-1), dropped as the reference does
     if index >= len(spec.label_names):
@@ -103,7 +116,7 @@ def choice_columns(row: Row, spec) -> Row:
     values = _renamed(row, spec)
     options = [str(values[c]).replace(" .", ".") if spec.fix_spaced_period else str(values[c])
                for c in spec.option_columns]
-    index = int(values["label"]) + spec.label_offset
+    index = class_index(values["label"]) + spec.label_offset
     for field in spec.quote_fields:
         values[field] = _quoted(values[field])
     return canonical(spec, values, options, options[index])
@@ -127,7 +140,7 @@ def template_target(row: Row, spec) -> Row:
 
 def sentiment140(row: Row, spec) -> Row:
     values = _renamed(row, spec)
-    label = "negative" if int(values["sentiment"]) in (0, 1, 2) else "positive"
+    label = "negative" if class_index(values["sentiment"]) in (0, 1, 2) else "positive"
     return canonical(spec, values, list(spec.label_names), label)
 
 
@@ -162,7 +175,7 @@ def hellaswag(row: Row, spec) -> Row:
     values = _renamed(row, spec)
     options = [e.rstrip(".") for e in values["endings"]]
     values["endings"] = OPTION_SEP.join(options)
-    return canonical(spec, values, options, options[int(values["label"])])
+    return canonical(spec, values, options, options[class_index(values["label"])])
 
 
 def trivia_qa(row: Row, spec) -> Row:
@@ -186,7 +199,7 @@ def squad(row: Row, spec) -> Row:
 def multirc(row: Row, spec) -> Row:
     values = _renamed(row, spec)
     idx = row["idx"]
-    return canonical(spec, values, list(spec.label_names), spec.label_names[int(row["label"])],
+    return canonical(spec, values, list(spec.label_names), spec.label_names[class_index(row["label"])],
                      group_id=f"{idx['paragraph']}-{idx['question']}")
 
 
@@ -207,7 +220,7 @@ def dpr_raw(row: Row, spec) -> Row:
     parts = values["sentence"].split(" " + values["pronoun"] + " ")
     suffix = " " + parts[-1].rstrip(".")
     options = [c + suffix for c in values["candidates"]]
-    return canonical(spec, values, options, options[int(values["label"])])
+    return canonical(spec, values, options, options[class_index(values["label"])])
 
 
 def wsc273(row: Row, spec) -> Row:
@@ -218,7 +231,7 @@ def wsc273(row: Row, spec) -> Row:
     pattern = re.compile(r"(?<![A-Za-z])" + re.escape(values["pronoun"]))
     shown = [pattern.sub(lambda _m, c=c: c + ("'s" if possessive else ""), values["quote"])
              for c in candidates]
-    return canonical(spec, values, candidates, candidates[int(values["label"])],
+    return canonical(spec, values, candidates, candidates[class_index(values["label"])],
                      options_text=OPTION_SEP.join(shown))
 
 
@@ -226,7 +239,7 @@ def story_cloze(row: Row, spec) -> Row:
     values = dict(row)
     values["context"] = " ".join(str(row[f"InputSentence{i}"]) for i in range(1, 5))
     options = [row["RandomFifthSentenceQuiz1"], row["RandomFifthSentenceQuiz2"]]
-    return canonical(spec, values, options, options[int(row["AnswerRightEnding"]) - 1])
+    return canonical(spec, values, options, options[class_index(row["AnswerRightEnding"]) - 1])
 
 
 def coqa(row: Row, spec) -> Row:
@@ -249,13 +262,13 @@ def quac(row: Row, spec) -> Row:
 def trec(row: Row, spec) -> Row:
     values = _renamed(row, spec)
     values["text"] = _quoted(values["text"])
-    return canonical(spec, values, list(spec.label_names), spec.label_names[int(row["coarse_label"])])
+    return canonical(spec, values, list(spec.label_names), spec.label_names[class_index(row["coarse_label"])])
 
 
 def wic(row: Row, spec) -> Row:
     """1 = same sense = "True" (the reference maps 1 to "False": fixed here)."""
     values = _renamed(row, spec)
-    return canonical(spec, values, list(spec.label_names), "True" if int(row["label"]) == 1 else "False")
+    return canonical(spec, values, list(spec.label_names), "True" if class_index(row["label"]) == 1 else "False")
 
 
 def _strip_bytes_repr(text: str) -> str:

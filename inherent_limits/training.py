@@ -16,6 +16,8 @@ The end of a run is one recoverable step: the train_logs.csv row is saved as
 pending_log_row.json with the adapter, the files are published (run_info.json last), the row
 is appended once and the journal removed. A rerun (plain or --resume) after a kill anywhere in
 that step finishes it; --resume on a finished run says so and changes nothing.
+Under torchrun or `accelerate launch` every process trains, and the main one alone saves and
+logs (the row's world_size counts the processes).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from . import csv_logs
+from . import checks, csv_logs
 from .config import PROMPTS_TYPES
 from .crash_points import crash_point
 from .errors import UserError
@@ -66,6 +68,23 @@ class TrainRequest:
     load_in_4bit: bool = False
 
 
+def check_request(req: TrainRequest) -> None:
+    """Hyperparameters, loggers and the root, checked before any data or model loads."""
+    checks.at_least("--batch_size", req.batch_size, 1)
+    checks.at_least("--gradient_accumulation_steps", req.gradient_accumulation_steps, 1)
+    checks.positive("--learning_rate", req.learning_rate)
+    checks.positive("--num_epochs", req.num_epochs)
+    checks.at_least("--num_train", req.num_train, 1)
+    checks.at_least("--num_val", req.num_val, 0)
+    checks.at_least("--max_length", req.max_length, 2)  # one text token and the EOS
+    checks.at_least("--lora_r", req.lora_r, 1)
+    checks.positive("--lora_alpha", req.lora_alpha)
+    checks.fraction("--lora_dropout", req.lora_dropout, upper_open=True)
+    checks.fraction("--warmup_ratio", req.warmup_ratio)
+    checks.loggers_installed(req.report_to)
+    checks.writable_root(req.root)
+
+
 def dataset_name(dataset: Optional[str], prompts_type: Optional[int]) -> str:
     """--dataset, else the reference's --prompts_type index into its list of mixtures."""
     if dataset:
@@ -80,7 +99,6 @@ def dataset_name(dataset: Optional[str], prompts_type: Optional[int]) -> str:
 
 def load_mixture(root: Path, dataset: str, num_train: Optional[int], num_val: int, seed: int):
     """(train, validation) of a saved mixture; the first rows of each, shuffled with the seed."""
-    import datasets
     for candidate in (Path(dataset), root / "data" / dataset):
         recover(candidate)  # a kill during make_mixtures.py --overwrite
     path = Path(dataset) if Path(dataset).is_dir() else root / "data" / dataset
@@ -88,7 +106,8 @@ def load_mixture(root: Path, dataset: str, num_train: Optional[int], num_val: in
         built = sorted(p.name for p in (root / "data").glob("[!.]*_mixture*")) if (root / "data").is_dir() else []
         raise UserError(f"mixture {path} not found (make it with make_mixtures.py); mixtures under "
                         f"{root / 'data'}: {', '.join(built) or 'none'}")
-    data = datasets.load_from_disk(str(path))
+    # in memory: shuffling and tokenising then leave no cache files in the mixture's folder
+    data = checks.load_saved_dataset(path, "rebuild it with make_mixtures.py --overwrite", in_memory=True)
     train, val = data["train"], data["test"]
     if num_train is not None:
         if num_train > len(train):
@@ -304,6 +323,7 @@ def _template_columns(dataset: str) -> dict:
 
 def train(req: TrainRequest) -> Path:
     """Train, save the adapter under saved_models/<run_name>/, append train_logs.csv; returns the folder."""
+    check_request(req)  # hyperparameters, loggers and root, before anything loads
     out = output_dir(req)
     if (out / RUN_INFO).is_file():
         return _already_finished(req, out)
@@ -352,12 +372,17 @@ def train(req: TrainRequest) -> Path:
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = totals["seconds"] + time.time() - totals["started"]
     loss = totals["loss_sum"] / max(trainer.state.global_step, 1)  # the whole run's, as the Trainer's
+    world_size = trainer.args.world_size  # > 1 under torchrun / accelerate launch
+    if not trainer.is_world_process_zero():
+        return out  # the main process alone saves the adapter and writes the run info and log row
     info = {"base_model": req.model, "dataset": req.dataset, "train_runtime_s": round(seconds, 2),
-            "train_loss": loss, "device": device_name(), "git_hash": git_hash(),
+            "train_loss": loss, "device": device_name(), "world_size": world_size,
+            "git_hash": git_hash(),
             "request": {k: str(v) for k, v in asdict(req).items()}}
     row = {"job_id": f"job-{req.job}", "seed": req.seed, "run_name": out.name, "model_name": req.model,
-           "dataset": req.dataset, **_template_columns(req.dataset), "epochs": req.num_epochs, "num_train": len(train_set), "batch_size": req.batch_size,
-           "device": device_name(), "learning_rate": req.learning_rate, "lora_r": req.lora_r,
+           "dataset": req.dataset, **_template_columns(req.dataset), "epochs": req.num_epochs,
+           "num_train": len(train_set), "batch_size": req.batch_size, "device": device_name(),
+           "world_size": world_size, "learning_rate": req.learning_rate, "lora_r": req.lora_r,
            "train_loss": loss, "train_runtime_s": round(seconds, 2),
            "train_samples_per_s": round(len(train_set) * req.num_epochs / max(seconds, 1e-9), 3),
            "git_hash": git_hash()}
