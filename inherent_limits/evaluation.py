@@ -412,12 +412,19 @@ def run_many(reqs: list[EvalRequest], report=print) -> list[Optional[dict]]:
             rows.append(None)
             continue
         if key != built_for:
-            backend = None                           # free the previous model before loading the next
+            _close(backend)                          # free the previous model before loading the next
             adapter = Path(key[2]) if key[5] else None
             backend, built_for = build_backend(req, key[1], adapter), key
         report(f"{req.condition} on {req.task} ({req.backend})")
         row = run_evaluation(req, backend=backend)
         call.mark(index, row["eval_name"])
         rows.append(row)
+    _close(backend)
     call.remove()
     return rows
+
+
+def _close(backend) -> None:
+    engine = getattr(backend, "engine", None)
+    if engine is not None:
+        engine.close()

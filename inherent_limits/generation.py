@@ -185,6 +185,10 @@ class VLLMEngine:
     def backend(self, adapter=None, max_new_tokens: Optional[int] = None) -> "VLLMBackend":
         return VLLMBackend(self, adapter, max_new_tokens)
 
+    def close(self) -> None:
+        """Stop the engine's processes now (otherwise at interpreter exit) and free its memory."""
+        self.llm.llm_engine.engine_core.shutdown()
+
 
 class VLLMBackend:
     """Greedy generation with a VLLMEngine, for its base model or one of its adapters."""
@@ -206,28 +210,37 @@ class VLLMBackend:
         need = [(i, len(ids) + self.max_new_tokens) for i, ids in enumerate(encoded)]
         return [(i, n) for i, n in need if n > self.engine.max_model_len]
 
-    def generate_batches(self, prompts: Sequence[str], progress: bool = True) -> Iterator[list[tuple[int, str]]]:
-        """Yield outputs in chunks of VLLM_CHUNK prompts (vLLM schedules each chunk itself)."""
+    def outputs(self, prompts: Sequence[str], logprobs: Optional[int] = None) -> Iterator[tuple[int, object]]:
+        """(index, vLLM CompletionOutput) per prompt, chunk by chunk; `logprobs`: top-k logprobs per token."""
         encoded = self.encode(prompts)
         too_long = self.too_long(encoded)
         if too_long:
             raise UserError(prompt_length_error([i for i, _ in too_long], max(n for _, n in too_long),
                                                 self.engine.max_model_len, self.max_new_tokens, len(encoded)))
-        params = self.engine_params()
-        with tqdm(total=len(encoded), desc="generating", unit="prompt", disable=not progress) as bar:
-            for start in range(0, len(encoded), VLLM_CHUNK):
-                chunk = [{"prompt_token_ids": ids} for ids in encoded[start:start + VLLM_CHUNK]]
-                outputs = self.engine.llm.generate(chunk, params, use_tqdm=False, lora_request=self.lora)
-                bar.update(len(chunk))
-                yield [(start + i, self.decode(out.outputs[0].token_ids)) for i, out in enumerate(outputs)]
+        params = self.engine_params(logprobs)
+        for start in range(0, len(encoded), VLLM_CHUNK):
+            chunk = [{"prompt_token_ids": ids} for ids in encoded[start:start + VLLM_CHUNK]]
+            results = self.engine.llm.generate(chunk, params, use_tqdm=False, lora_request=self.lora)
+            yield from ((start + i, out.outputs[0]) for i, out in enumerate(results))
 
-    def engine_params(self):
+    def generate_batches(self, prompts: Sequence[str], progress: bool = True) -> Iterator[list[tuple[int, str]]]:
+        """Yield outputs in chunks of VLLM_CHUNK prompts (vLLM schedules each chunk itself)."""
+        batch: list[tuple[int, str]] = []
+        with tqdm(total=len(prompts), desc="generating", unit="prompt", disable=not progress) as bar:
+            for index, out in self.outputs(prompts):
+                batch.append((index, self.decode(out.token_ids)))
+                if len(batch) == VLLM_CHUNK or index == len(prompts) - 1:
+                    bar.update(len(batch))
+                    yield batch
+                    batch = []
+
+    def engine_params(self, logprobs: Optional[int] = None):
         from vllm import SamplingParams
 
         # ignore_eos: vLLM's own EOS ids are replaced by exactly the ids the hf backend stops on
         return SamplingParams(**sampling_kwargs(self.adapter is not None, self.max_new_tokens),
                               stop_token_ids=eos_ids(self.engine.model, self.tokenizer), ignore_eos=True,
-                              detokenize=False)
+                              detokenize=False, logprobs=logprobs)
 
     def decode(self, token_ids) -> str:
         return self.tokenizer.decode(list(token_ids), skip_special_tokens=True, clean_up_tokenization_spaces=False)
