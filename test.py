@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["hf", "vllm"], default=None, help="inference backend (default: hf)")
     add_bool(p, "--use_vllm", False, "the reference's switch: True means --backend vllm")
     p.add_argument("--max_new_tokens", type=int, default=None,
-                   help="generation length (default: hf 200; vllm 1024 with an adapter, 250 without)")
+                   help="generation length, both backends (default: 1024 with an adapter, 250 without)")
     p.add_argument("--dtype", choices=DTYPES, default=None,
                    help="model dtype, both backends (default: bfloat16 on CUDA, float32 on CPU)")
     p.add_argument("--tensor_parallel_size", type=int, default=1, help="GPUs for vLLM (default: 1)")
