@@ -15,6 +15,7 @@ $INHERENT_LIMITS_VLLM_VENV) when it exists. The last line is the HF ratio (per e
 per model), the vLLM ratio is on the line above.
 
     python benchmarks/bench_study_eval.py [--tasks cola wic ...] [--num_test 8] [--vllm_tasks 9]
+        [--backends hf vllm] [--workdir DIR]   (a workdir keeps the trained adapters for the next run)
 """
 from __future__ import annotations
 
@@ -106,11 +107,13 @@ def compare(name: str, python: str, tasks: list[str], args, base: Path) -> float
     """Both runs of one backend; returns per-evaluation time / per-model time."""
     roots = {mode: base / f"{name}-{mode}" for mode in ("per_eval", "per_model")}
     for root in roots.values():
+        shutil.rmtree(root, ignore_errors=True)
         shutil.copytree(base / "prepared", root)
     per_eval = [flags((condition,), [task], args, name, roots["per_eval"], "per-eval")
                 for task in tasks for condition, _ in DEMO_CONDITIONS]
     per_model = [flags(conditions, tasks, args, name, roots["per_model"], "per-model") for conditions in PER_MODEL]
     log = base / f"{name}.log"
+    log.unlink(missing_ok=True)
     t_eval = run_all(python, per_eval, log)
     t_model = run_all(python, per_model, log)
     a, b = responses(roots["per_eval"]), responses(roots["per_model"])
@@ -130,6 +133,8 @@ def main() -> None:
     parser.add_argument("--max_new_tokens", type=int, default=24, help="(default: 24, the demo's)")
     parser.add_argument("--vllm_tasks", type=int, default=None,
                         help="vLLM: only the first N tasks (an engine start per process is slow on CPU; default: all)")
+    parser.add_argument("--backends", nargs="+", choices=["hf", "vllm"], default=["hf", "vllm"],
+                        help="(default: both; vllm where its environment exists)")
     parser.add_argument("--workdir", default=None, help="scratch folder (default: a new temporary one)")
     args = parser.parse_args()
     base = Path(args.workdir or tempfile.mkdtemp(prefix="bench_study_eval-"))
@@ -137,11 +142,13 @@ def main() -> None:
         prepare(base / "prepared", args.tasks)
     venv = Path(os.environ.get("INHERENT_LIMITS_VLLM_VENV", REPO / ".venv-vllm"))
     ratios = {}
-    if (venv / "bin" / "python").is_file():
+    if "vllm" in args.backends and (venv / "bin" / "python").is_file():
         ratios["vllm"] = compare("vllm", str(venv / "bin" / "python"), args.tasks[:args.vllm_tasks], args, base)
-    ratios["hf"] = compare("hf", sys.executable, args.tasks, args, base)
-    print(f"vllm: {ratios['vllm']:.1f}x" if "vllm" in ratios else f"vllm: not run (no {venv}: scripts/setup_vllm_env.sh)")
-    print(f"hf: {ratios['hf']:.1f}x")
+    if "hf" in args.backends:
+        ratios["hf"] = compare("hf", sys.executable, args.tasks, args, base)
+    missing = "not asked for" if "vllm" not in args.backends else f"no {venv}: scripts/setup_vllm_env.sh"
+    print(f"vllm: {ratios['vllm']:.1f}x" if "vllm" in ratios else f"vllm: not run ({missing})")
+    print(f"hf: {ratios['hf']:.1f}x" if "hf" in ratios else "hf: not run (not asked for)")
 
 
 if __name__ == "__main__":

@@ -186,6 +186,13 @@ def test_prompts_longer_than_the_context_are_refused_by_item(engine, study):
         backend.generate(["short", long, "short"], progress=False)
 
 
+def test_evaluation_names_the_items_that_do_not_fit(engine, study):
+    req = _request(study, "cola", "base_zero_shot", max_new_tokens=2000, backend="vllm")
+    with pytest.raises(UserError, match=r"^4 of 4 prompts do not fit --max_model_len 2048 with --max_new_tokens 2000 "
+                                        r"\(items 0, 1, 2, 3; the longest needs \d+ tokens\)"):
+        run_evaluation(req, backend=engine.backend(None, max_new_tokens=2000))
+
+
 def test_adapter_rank_above_max_lora_rank_is_refused(study, tiny_model):
     with pytest.raises(UserError, match=r"has LoRA rank 64, above --max_lora_rank 32: pass --max_lora_rank 64"):
         VLLMEngine(str(tiny_model), [study / "saved_models" / "regular"], VLLMSettings(max_lora_rank=32))
