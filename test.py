@@ -180,16 +180,12 @@ def main(argv=None) -> None:
         raise UserError("--translation_type needs a translation API and is not supported; "
                         "evaluate --trans_test_task 0 (social_iqa_translated) instead")
     from inherent_limits.evaluation import EvalRequest, run_many
-    from inherent_limits.generation import VLLMSettings
     from inherent_limits.modeling import base_model_name
     tasks, pairs = test_tasks(args), conditions(args)
     samplegen_model = None if args.samplegen_model in (None, "None", "") else args.samplegen_model
     model = None
     if args.model or args.model_path_idx is not None:
         model = base_model_name(args.model, args.model_path_idx, args.model_size_idx)
-    VLLMSettings(max_model_len=args.max_model_len, gpu_memory_utilization=args.gpu_memory_utilization,
-                 max_num_seqs=args.max_num_seqs, tensor_parallel_size=args.tensor_parallel_size,
-                 max_lora_rank=args.max_lora_rank)  # checks the knobs before anything loads
     reqs = [EvalRequest(
         root=root, task=task, condition=condition, job=job, run_name=args.run_name, model=model,
         test_prompt_format=fmt, bb_format=args.bb_test_prompt_format,
@@ -205,7 +201,7 @@ def main(argv=None) -> None:
         max_num_seqs=args.max_num_seqs, max_lora_rank=args.max_lora_rank)
         for task in tasks for condition, fmt in pairs]
     print(f"job-{job} (git {git_hash()}): {len(reqs)} evaluation(s), {len(tasks)} task(s)")
-    for row in run_many(reqs):
+    for row in run_many(reqs):           # checks every request (runs, models, knobs) before running any
         if row is None:
             continue
         shown = {k: v for k, v in row.items() if isinstance(v, float)}
