@@ -26,7 +26,7 @@ CONDITIONS = {"test_regularprompt": {"base_zero_shot", "flan_direct"},
 STUDY_VARS = ("ROOT", "MODEL", "TASKS", "NUM_DATA", "NUM_TEST", "REG_RUN", "SG_RUN", "TRAIN_FORMATS",
               "NUM_TRAIN", "EPOCHS", "TRAIN_BATCH", "LR", "MAX_LENGTH", "TEST_BATCH", "MAX_NEW_TOKENS",
               "BERTSCORE_MODEL", "OVERWRITE", "DATA_DIR", "MANUAL_DIR", "TRAIN_ARGS", "TEST_ARGS",
-              "CORRELATE_ARGS", "TASKS_PER_JOB")
+              "CORRELATE_ARGS", "TASKS_PER_JOB", "BACKEND")
 
 
 def _run(args, env, timeout):

@@ -12,6 +12,7 @@
 #   TRAIN_FORMATS="flan_prompts mix_prompts"   mixtures train.sh trains (REG_RUN, SG_RUN)
 #   NUM_TRAIN=64 EPOCHS=2 TRAIN_BATCH=4 LR=3e-3 MAX_LENGTH=768   training (32 steps each)
 #   TEST_BATCH=4 MAX_NEW_TOKENS=24                                generation
+#   BACKEND=hf               test.py --backend; vllm runs every stage in .venv-vllm (scripts/setup_vllm_env.sh)
 #   TASKS_PER_JOB=2          SLURM: tasks per array task (each loads its model once for all of them)
 #   BERTSCORE_MODEL=bundled  BERTScore encoder (bundled = offline MiniLM; roberta-large needs the hub)
 #   DATA_DIR=bundled MANUAL_DIR=bundled   raw data; set them empty (DATA_DIR= MANUAL_DIR=) for the hub
@@ -21,7 +22,12 @@
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 ROOT="${ROOT:-demo_run}"
-source scripts/setup_env.sh
+: "${BACKEND:=hf}"
+case "$BACKEND" in
+    hf) source scripts/setup_env.sh ;;
+    vllm) source scripts/setup_vllm_env.sh ;;
+    *) echo "error: BACKEND must be hf or vllm, got '$BACKEND'" >&2; exit 2 ;;
+esac
 : "${MODEL:=tiny}" "${TASKS:=cola aeslc logical_deduction}"
 : "${NUM_DATA:=8}" "${NUM_TEST:=4}" "${REG_RUN:=regular}" "${SG_RUN:=samplegen}"
 : "${TRAIN_FORMATS:=flan_prompts mix_prompts}"
@@ -32,7 +38,7 @@ source scripts/setup_env.sh
 ROOT="$(realpath -m "$ROOT")"
 export ROOT MODEL TASKS NUM_DATA NUM_TEST REG_RUN SG_RUN TRAIN_FORMATS NUM_TRAIN EPOCHS TRAIN_BATCH LR \
     MAX_LENGTH TEST_BATCH MAX_NEW_TOKENS BERTSCORE_MODEL OVERWRITE DATA_DIR MANUAL_DIR TRAIN_ARGS TEST_ARGS \
-    CORRELATE_ARGS TASKS_PER_JOB
+    CORRELATE_ARGS TASKS_PER_JOB BACKEND
 # One thread per allocated CPU inside a SLURM job (torch would otherwise use every core).
 if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$SLURM_CPUS_PER_TASK}"; fi
 # Raw-data flags, left out when DATA_DIR / MANUAL_DIR are empty (the hub).
@@ -51,7 +57,7 @@ run_name_of() {  # run_name_of FORMAT: the run trained on FORMAT's mixture
 evaluate() {  # evaluate "TASK..." FLAG...: one test.py run (one model load) on every task, shared settings
     local tasks=$1; shift
     # shellcheck disable=SC2086  # the task list and TEST_ARGS are lists
-    python test.py --test_task $tasks --num_test "$NUM_TEST" --batch_size "$TEST_BATCH" \
+    python test.py --test_task $tasks --backend "$BACKEND" --num_test "$NUM_TEST" --batch_size "$TEST_BATCH" \
         --max_new_tokens "$MAX_NEW_TOKENS" --bertscore_model "$BERTSCORE_MODEL" "${DATA_FLAGS[@]}" \
         --slurm_job_id "$SLURM_JOB_ID" --root "$ROOT" $TEST_ARGS "$@"
 }
