@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Stage 4: evaluate a base or LoRA-tuned model on one test task in one condition.
+"""Stage 4: evaluate a base or LoRA-tuned model on test tasks in one or more conditions.
 
 Conditions (logged in eval_logs.csv's `condition` column), chosen by the reference's flags:
   base_zero_shot      --run_name base
@@ -7,9 +7,13 @@ Conditions (logged in eval_logs.csv's `condition` column), chosen by the referen
   samplegen_pipeline  --run_name base --use_exemplar_gen True --sample_source model --samplegen_model <run>
   flan_direct         --run_name <run> --test_prompt_format flan_prompts
   samplegen_direct    --run_name <run> --test_prompt_format mix_prompts
-Writes the per-sample response file, appends eval_logs.csv and (for the tasks scored that
-way) bertscore_evals.csv. A rerun with the same settings resumes an interrupted one;
---rescore FILE recomputes the answers and metrics of a response file without generating.
+or by name: --condition gold_pipeline samplegen_pipeline (several conditions of one model).
+--test_task takes several tasks (names, the reference's indices, cluster names, test, bigbench,
+all; spaces or commas): the model (or vLLM engine) is loaded once and every task and
+condition is evaluated with it. Each evaluation writes its own per-sample response file,
+appends eval_logs.csv and (for the tasks scored that way) bertscore_evals.csv. A rerun with
+the same settings resumes an interrupted one, task by task; --rescore FILE recomputes the
+answers and metrics of a response file without generating.
 """
 from __future__ import annotations
 
@@ -19,12 +23,16 @@ import sys
 from inherent_limits.answers import MATCHING_MODES
 from inherent_limits.cli_args import add_bool, add_data_sources
 from inherent_limits.errors import UserError, run_cli
+from inherent_limits.generation import DTYPES
+from inherent_limits.test_sets import CONDITIONS as CONDITION_NAMES
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run_name", default="base", help="'base' for the base model, else a run under saved_models/")
-    p.add_argument("--test_task", default=None, help="test task: a name or the reference's index into its test list")
+    p.add_argument("--test_task", nargs="+", default=None,
+                   help="test tasks: names, the reference's indices into its test list, cluster names, "
+                        "test (the test list), bigbench, all; spaces or commas")
     p.add_argument("--bigbench_test_task", type=int, default=None, help="index into the BigBench task list")
     p.add_argument("--misc_test_task", type=int, default=None, help="index into the other tasks (0 gsm8k)")
     p.add_argument("--trans_test_task", type=int, default=None, help="index into the translated tasks")
@@ -35,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_bool(p, "--use_exemplar_gen", False, "run a pipeline (base model with in-context examples)")
     p.add_argument("--sample_source", choices=["model", "train_data"], default=None,
                    help="pipeline examples: model (SampleGen Pipeline) or train_data (Gold Pipeline)")
+    p.add_argument("--condition", nargs="+", default=None, metavar="NAME",
+                   help="conditions by name instead of the flags above (" + ", ".join(CONDITION_NAMES)
+                        + "); several share one model: base ones with --run_name base, tuned ones with a run")
     p.add_argument("--samplegen_model", default=None, help="run name of the SampleGen model of the pipelines")
     p.add_argument("--samplegen_eval_file", default=None,
                    help="its direct-eval response file (eval name or path); default: found by job id in eval_logs.csv")
@@ -56,8 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["hf", "vllm"], default=None, help="inference backend (default: hf)")
     add_bool(p, "--use_vllm", False, "the reference's switch: True means --backend vllm")
     p.add_argument("--max_new_tokens", type=int, default=None,
-                   help="generation length (default: hf 200; vllm 1024 with an adapter, 250 without)")
+                   help="generation length, both backends (default: 1024 with an adapter, 250 without)")
+    p.add_argument("--dtype", choices=DTYPES, default=None,
+                   help="model dtype, both backends (default: bfloat16 on CUDA, float32 on CPU)")
     p.add_argument("--tensor_parallel_size", type=int, default=1, help="GPUs for vLLM (default: 1)")
+    p.add_argument("--gpu_memory_utilization", type=float, default=None,
+                   help="vLLM: share of GPU memory (CPU: of RAM) it reserves (default: vLLM's 0.9; on CPU 0.15)")
+    p.add_argument("--max_model_len", type=int, default=None,
+                   help="vLLM: context length, prompt + new tokens (default: the model's)")
+    add_bool(p, "--enforce_eager", True, "vLLM: no CUDA graphs (the reference's setting)")
+    p.add_argument("--max_num_seqs", type=int, default=None, help="vLLM: sequences per step (default: vLLM's)")
+    p.add_argument("--max_lora_rank", type=int, default=None,
+                   help="vLLM: largest LoRA rank served (default: the adapter's, rounded up to one vLLM accepts)")
     add_bool(p, "--load_in_4bit", False, "4-bit base model (CUDA + bitsandbytes)")
     add_bool(p, "--bertscore", True, "compute BERTScore accuracy for the tasks the reference scores that way")
     p.add_argument("--bertscore_model", default="roberta-large",
@@ -77,8 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def test_task(args) -> str:
-    """The task named by --test_task (name or index) or the reference's list indices."""
+def _words(values) -> list[str]:
+    return [w for v in values for w in str(v).replace(",", " ").split()]
+
+
+def test_tasks(args) -> list[str]:
+    """The tasks named by --test_task (names, indices, groups) or by one of the reference's list indices.
+
+    Every name is checked before anything runs: unknown ones are listed together, with close names.
+    """
+    import difflib
+
     from inherent_limits import config
     chosen = [(flag, value, tasks) for flag, value, tasks in (
         ("--bigbench_test_task", args.bigbench_test_task, config.BIGBENCH_TASKS),
@@ -86,14 +116,56 @@ def test_task(args) -> str:
         ("--trans_test_task", args.trans_test_task, config.TRANSLATED_TASKS),
         ("--test_task", args.test_task, config.TEST_TASKS)) if value is not None]
     if not chosen:
-        raise UserError("which task? pass --test_task <name or index> (or --bigbench_test_task N)")
+        raise UserError("which task? pass --test_task <names or indices> (or --bigbench_test_task N)")
     flag, value, tasks = chosen[0]
-    if isinstance(value, str) and not value.lstrip("-").isdigit():
-        return config.get_task(value).name
-    index = int(value)
-    if not 0 <= index < len(tasks):
-        raise UserError(f"{flag} {index} out of range 0..{len(tasks) - 1}: " + ", ".join(tasks))
-    return tasks[index]
+    test_lists = (*config.TEST_TASKS, *config.BIGBENCH_TASKS, *config.OTHER_TASKS, *config.TRANSLATED_TASKS)
+    groups = {"all": list(dict.fromkeys(test_lists)), "test": list(config.TEST_TASKS),
+              "bigbench": list(config.BIGBENCH_TASKS), **{c: list(t) for c, t in config.TASK_CLUSTERS.items()}}
+    out, unknown = [], []
+    for word in _words(value if isinstance(value, list) else [value]):
+        if word.lstrip("-").isdigit():
+            index = int(word)
+            if not 0 <= index < len(tasks):
+                raise UserError(f"{flag} {index} out of range 0..{len(tasks) - 1}: " + ", ".join(tasks))
+            names = [tasks[index]]
+        else:
+            names = groups.get(word, [word])
+        for name in names:
+            if name not in config.TASKS:
+                close = difflib.get_close_matches(name, [*config.TASKS, *groups], n=3, cutoff=0.5)
+                unknown.append(f"{name!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+            elif name not in out:
+                out.append(name)
+    if unknown:
+        raise UserError(f"unknown tasks in {flag}: {'; '.join(unknown)}. Nothing was run "
+                        "(`python create_prompts.py --list_tasks` lists the tasks)")
+    return out
+
+
+def conditions(args) -> list[tuple[str, str]]:
+    """(condition, test prompt format) pairs: from --condition, else from the reference's flags."""
+    from inherent_limits.test_sets import BASE_CONDITIONS, condition_of
+    if args.condition is None:
+        condition = condition_of(args.run_name, args.use_exemplar_gen, args.sample_source, args.test_prompt_format)
+        return [(condition, args.test_prompt_format or "flan_prompts")]
+    names = list(dict.fromkeys(_words(args.condition)))
+    bad = [n for n in names if n not in CONDITION_NAMES]
+    if bad:
+        raise UserError(f"unknown condition {bad[0]!r} in --condition: choose from {', '.join(CONDITION_NAMES)}")
+    if args.use_exemplar_gen or args.sample_source:
+        raise UserError("--condition names the conditions: drop --use_exemplar_gen and --sample_source")
+    base = args.run_name == "base"
+    wrong = [n for n in names if (n in BASE_CONDITIONS) != base]
+    if wrong:
+        need = "--run_name base" if wrong[0] in BASE_CONDITIONS else "--run_name <the tuned run>"
+        raise UserError(f"condition {wrong[0]} needs {need}: one call evaluates one model (base or tuned), "
+                        f"not --run_name {args.run_name}")
+    formats = {"samplegen_direct": "mix_prompts"}
+    out = [(n, formats.get(n, "flan_prompts")) for n in names]
+    if args.test_prompt_format and any(fmt != args.test_prompt_format for n, fmt in out if not base):
+        raise UserError("--test_prompt_format contradicts --condition (flan_direct: flan_prompts, "
+                        "samplegen_direct: mix_prompts): drop it")
+    return out
 
 
 def main(argv=None) -> None:
@@ -116,18 +188,16 @@ def main(argv=None) -> None:
     if args.translation_type:
         raise UserError("--translation_type needs a translation API and is not supported; "
                         "evaluate --trans_test_task 0 (social_iqa_translated) instead")
-    from inherent_limits.evaluation import EvalRequest, run_evaluation
+    from inherent_limits.evaluation import EvalRequest, run_many
     from inherent_limits.modeling import base_model_name
-    from inherent_limits.test_sets import condition_of
-    task = test_task(args)
+    tasks, pairs = test_tasks(args), conditions(args)
     samplegen_model = None if args.samplegen_model in (None, "None", "") else args.samplegen_model
-    condition = condition_of(args.run_name, args.use_exemplar_gen, args.sample_source, args.test_prompt_format)
     model = None
     if args.model or args.model_path_idx is not None:
         model = base_model_name(args.model, args.model_path_idx, args.model_size_idx)
-    req = EvalRequest(
+    reqs = [EvalRequest(
         root=root, task=task, condition=condition, job=job, run_name=args.run_name, model=model,
-        test_prompt_format=args.test_prompt_format or "flan_prompts", bb_format=args.bb_test_prompt_format,
+        test_prompt_format=fmt, bb_format=args.bb_test_prompt_format,
         num_test=args.num_test, seed=args.seed, batch_size=args.batch_size,
         backend=args.backend or ("vllm" if args.use_vllm else "hf"), max_new_tokens=args.max_new_tokens,
         unified=args.unified_prompts, num_inner=args.num_inner, gp_num_data=args.gp_num_data,
@@ -135,12 +205,18 @@ def main(argv=None) -> None:
         samplegen_model=samplegen_model, samplegen_eval_file=args.samplegen_eval_file, data_dir=args.data_dir,
         manual_dir=args.manual_dir, prompt_templates=args.prompt_templates, bertscore=args.bertscore,
         bertscore_model=args.bertscore_model, num_layers=args.num_layers, load_in_4bit=args.load_in_4bit,
-        tensor_parallel_size=args.tensor_parallel_size, answer_matching=args.answer_matching or "reference")
-    print(f"job-{job} (git {git_hash()}): {condition} on {task} ({req.backend})")
-    row = run_evaluation(req)
-    shown = {k: v for k, v in row.items() if isinstance(v, float)}
-    print(f"{row['eval_name']}: " + ", ".join(f"{k}={v:.2f}" for k, v in shown.items()))
-    print(f"responses: {root / row['response_file']}; row appended to {root / 'eval_logs.csv'}")
+        tensor_parallel_size=args.tensor_parallel_size, dtype=args.dtype, max_model_len=args.max_model_len,
+        gpu_memory_utilization=args.gpu_memory_utilization, enforce_eager=args.enforce_eager,
+        max_num_seqs=args.max_num_seqs, max_lora_rank=args.max_lora_rank,
+        answer_matching=args.answer_matching or "reference")
+        for task in tasks for condition, fmt in pairs]
+    print(f"job-{job} (git {git_hash()}): {len(reqs)} evaluation(s), {len(tasks)} task(s)")
+    for row in run_many(reqs):           # checks every request (runs, models, knobs) before running any
+        if row is None:
+            continue
+        shown = {k: v for k, v in row.items() if isinstance(v, float)}
+        print(f"{row['eval_name']}: " + ", ".join(f"{k}={v:.2f}" for k, v in shown.items()))
+        print(f"responses: {root / row['response_file']}; row appended to {root / 'eval_logs.csv'}")
 
 
 if __name__ == "__main__":

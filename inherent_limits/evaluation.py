@@ -71,6 +71,12 @@ class EvalRequest:
     num_layers: Optional[int] = None
     load_in_4bit: bool = False
     tensor_parallel_size: int = 1
+    dtype: Optional[str] = None                     # both backends; default bfloat16 on CUDA, float32 on CPU
+    max_model_len: Optional[int] = None             # vLLM engine knobs (generation.VLLMSettings)
+    gpu_memory_utilization: Optional[float] = None
+    enforce_eager: bool = True
+    max_num_seqs: Optional[int] = None
+    max_lora_rank: Optional[int] = None
     extra: dict = field(default_factory=dict)
     answer_matching: str = "reference"       # answers.MATCHING_MODES
 
@@ -209,16 +215,41 @@ def new_eval_name() -> str:
     return f"{time.strftime('%Y%m%d_%H%M%S')}_{secrets.token_hex(3)}"
 
 
+def vllm_settings(req: EvalRequest):
+    from .generation import VLLMSettings
+    return VLLMSettings(dtype=req.dtype, max_model_len=req.max_model_len,
+                        gpu_memory_utilization=req.gpu_memory_utilization, enforce_eager=req.enforce_eager,
+                        max_num_seqs=req.max_num_seqs, tensor_parallel_size=req.tensor_parallel_size,
+                        max_lora_rank=req.max_lora_rank, load_in_4bit=req.load_in_4bit)
+
+
+def build_backend(req: EvalRequest, base_model: str, adapter: Optional[Path]):
+    """The generation backend of a request: its base model (+ adapter) loaded with its settings."""
+    from .generation import make_backend
+    from .modeling import resolve_model_name
+    return make_backend(req.backend, resolve_model_name(base_model), adapter=adapter, batch_size=req.batch_size,
+                        max_new_tokens=req.max_new_tokens, tensor_parallel_size=req.tensor_parallel_size,
+                        load_in_4bit=req.load_in_4bit, dtype=req.dtype, vllm_settings=vllm_settings(req))
+
+
+def _check_lengths(backend, items: list[TestItem], todo: list[int]) -> None:
+    """vLLM: refuse prompts that do not fit the engine's context, naming the items (never cut them)."""
+    if not hasattr(backend, "too_long"):
+        return
+    from .generation import prompt_length_error
+    too_long = backend.too_long(backend.encode([items[i].text for i in todo]))
+    if too_long:
+        raise UserError(prompt_length_error([todo[j] for j, _ in too_long], max(n for _, n in too_long),
+                                            backend.engine.max_model_len, backend.max_new_tokens, len(items)))
+
+
 def _generate(req: EvalRequest, base_model: str, adapter: Optional[Path], items: list[TestItem],
-              progress: Progress) -> list[str]:
+              progress: Progress, backend=None) -> list[str]:
     todo = [i for i in range(len(items)) if i not in progress.done]
     if todo:
         crash_point("eval_generate")
-        from .generation import make_backend
-        from .modeling import resolve_model_name
-        backend = make_backend(req.backend, resolve_model_name(base_model), adapter=adapter, batch_size=req.batch_size,
-                               max_new_tokens=req.max_new_tokens, tensor_parallel_size=req.tensor_parallel_size,
-                               load_in_4bit=req.load_in_4bit)
+        backend = backend or build_backend(req, base_model, adapter)
+        _check_lengths(backend, items, todo)
         prompts = [items[i].text for i in todo]
         for batch in backend.generate_batches(prompts):
             progress.add((todo[j], text) for j, text in batch)
@@ -243,8 +274,19 @@ def eval_row(req: EvalRequest, spec: TaskSpec, base_model: str, eval_name: str, 
     row.update(condition=req.condition, answer_matching=req.answer_matching, base_model=base_model,
                backend=req.backend, batch_size=req.batch_size,
                response_file=str(response_file.relative_to(req.root)), git_hash=git_hash(), **versions(),
-               **req.extra)
+               **engine_columns(req), **req.extra)
     return row
+
+
+def engine_columns(req: EvalRequest) -> dict:
+    """The generation knobs as eval_logs.csv columns: dtype and max_new_tokens (both backends), vLLM's engine knobs."""
+    from .generation import default_max_new_tokens
+    knobs = vllm_settings(req).logged()
+    tuned = req.condition not in BASE_CONDITIONS
+    columns = {"dtype": knobs.pop("dtype"), "max_new_tokens": req.max_new_tokens or default_max_new_tokens(tuned)}
+    if req.backend == "vllm":
+        columns.update(knobs)
+    return columns
 
 
 def _logged_bertscore(root: Path, eval_name: str) -> Optional[float]:
@@ -291,8 +333,12 @@ def wants_bertscore(req: EvalRequest, spec: TaskSpec, items: list[TestItem]) -> 
     return req.bertscore and spec.bertscore and any(item.options for item in items)
 
 
-def run_evaluation(req: EvalRequest) -> dict:
-    """Evaluate, write the response file, append the log rows; returns the eval_logs row."""
+def run_evaluation(req: EvalRequest, backend=None) -> dict:
+    """Evaluate, write the response file, append the log rows; returns the eval_logs row.
+
+    `backend`: an already-built backend of this request's model and adapter (see run_many);
+    by default one is built when there is something to generate.
+    """
     spec = get_task(req.task)
     adapter = run_dir(req.root, req.run_name) if req.condition not in BASE_CONDITIONS else None
     base_model = base_model_of(req)
@@ -310,7 +356,7 @@ def run_evaluation(req: EvalRequest) -> dict:
     if progress.done:
         print(f"resuming: {len(progress.done)} of {len(items)} responses already generated"
               + (f" (eval {eval_name}, finishing its logs)" if eval_name else ""))
-    responses = _generate(req, base_model, adapter, items, progress)
+    responses = _generate(req, base_model, adapter, items, progress, backend)
     settings = answer_settings(req, spec)
     rows = []
     for item, response in zip(items, responses):
@@ -370,3 +416,82 @@ def rescore(root: Path, response_file: Path, job: str, answer_matching: Optional
                git_hash=git_hash())
     csv_logs.append_row(root / csv_logs.EVAL_LOG, row, leading=csv_logs.EVAL_COLUMNS)
     return row
+
+
+# --- many evaluations, one model load -----------------------------------------
+
+def backend_key(req: EvalRequest) -> tuple:
+    """What a backend is built from: requests with equal keys can share one."""
+    adapter = run_dir(req.root, req.run_name) if req.condition not in BASE_CONDITIONS else None
+    tuned = adapter is not None
+    return (req.backend, base_model_of(req), str(adapter), req.batch_size, req.max_new_tokens, tuned,
+            vllm_settings(req))
+
+
+class CallProgress:
+    """Which requests of a multi-evaluation call finished: a rerun of an interrupted call skips them.
+
+    Kept in ROOT/.partial-call-<key>.json, the key naming the call's requests (not its job id);
+    removed once every request finished.
+    """
+
+    def __init__(self, root: Path, reqs: list[EvalRequest]):
+        self.keys = [self.request_key(r) for r in reqs]
+        digest = hashlib.sha1(json.dumps(self.keys).encode()).hexdigest()[:16]
+        self.path = Path(root) / f".partial-call-{digest}.json"
+        self.done: dict[str, str] = json.loads(self.path.read_text(encoding="utf-8")) if self.path.is_file() else {}
+
+    @staticmethod
+    def request_key(req: EvalRequest) -> str:
+        fields = asdict(req)
+        for name in ("job", "extra"):
+            fields.pop(name)
+        fields["root"] = str(Path(req.root).resolve())
+        return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def mark(self, index: int, eval_name: str) -> None:
+        self.done[self.keys[index]] = eval_name
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(json.dumps(self.done), encoding="utf-8")
+        tmp.replace(self.path)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def run_many(reqs: list[EvalRequest], report=print) -> list[Optional[dict]]:
+    """Run requests in order, one backend per run of consecutive requests that share a model,
+    adapter and settings; each gets its own response file and log rows, as run alone.
+
+    A rerun of an interrupted call skips the requests it finished (their row is None) and
+    resumes the interrupted one from its partial responses.
+    """
+    if not reqs:
+        return []
+    keys = [backend_key(r) for r in reqs]            # unknown runs, missing base models: before anything runs
+    call = CallProgress(reqs[0].root, reqs)
+    rows: list[Optional[dict]] = []
+    backend, built_for = None, None
+    for index, (req, key) in enumerate(zip(reqs, keys)):
+        finished = call.done.get(call.keys[index])
+        if finished:
+            report(f"{req.condition} on {req.task}: done by the interrupted call (eval {finished}), skipped")
+            rows.append(None)
+            continue
+        if key != built_for:
+            _close(backend)                          # free the previous model before loading the next
+            adapter = Path(key[2]) if key[5] else None
+            backend, built_for = build_backend(req, key[1], adapter), key
+        report(f"{req.condition} on {req.task} ({req.backend})")
+        row = run_evaluation(req, backend=backend)
+        call.mark(index, row["eval_name"])
+        rows.append(row)
+    _close(backend)
+    call.remove()
+    return rows
+
+
+def _close(backend) -> None:
+    engine = getattr(backend, "engine", None)
+    if engine is not None:
+        engine.close()

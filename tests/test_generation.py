@@ -8,13 +8,13 @@ import torch
 from inherent_limits import generation
 from inherent_limits.data_utils import BUNDLED_RAW
 from inherent_limits.errors import UserError
-from inherent_limits.generation import (HFBackend, VLLMBackend, adapter_rank, llm_kwargs, lora_request_args,
-                                        make_backend, max_lora_rank, sampling_kwargs)
+from inherent_limits.generation import (HFBackend, VLLMEngine, VLLMSettings, adapter_rank, default_max_new_tokens,
+                                        engine_lora_rank, llm_kwargs, lora_request_args, make_backend,
+                                        max_lora_rank, prompt_length_error, resolve_dtype, sampling_kwargs)
 from inherent_limits.modeling import load_model, load_tokenizer
 
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
-NO_VLLM = "vllm not installed: the vLLM backend needs a CUDA machine (pip install '.[vllm]')"
 
 
 @pytest.fixture(scope="module")
@@ -121,30 +121,60 @@ def test_adapter_rank_and_max_lora_rank(tmp_path):
         adapter_rank(tmp_path)
 
 
-def test_llm_kwargs(tmp_path, tiny_model):
-    base = llm_kwargs("meta-llama/Llama-2-7b-hf", None, None, 2, False)
-    assert base == {"model": "meta-llama/Llama-2-7b-hf", "tokenizer": "meta-llama/Llama-2-7b-hf",
-                    "tensor_parallel_size": 2, "dtype": "bfloat16", "enforce_eager": True}
-    bare = _adapter(tmp_path, 12, "bare")
-    assert llm_kwargs("m", None, bare, 1, False) == dict(
-        model="m", tokenizer="m", tensor_parallel_size=1, dtype="bfloat16", enforce_eager=True,
-        enable_lora=True, max_lora_rank=16)
-    with_tok = _adapter(tmp_path, 64, "with_tokenizer")
-    load_tokenizer(tiny_model).save_pretrained(with_tok)
-    kwargs = llm_kwargs("m", None, with_tok, 1, True)
-    assert kwargs["tokenizer"] == str(with_tok) and kwargs["max_lora_rank"] == 64
-    assert kwargs["quantization"] == kwargs["load_format"] == "bitsandbytes"
-    assert llm_kwargs("m", "tok", with_tok, 1, False)["tokenizer"] == "tok"
+def test_llm_kwargs(tmp_path):
+    cpu = not torch.cuda.is_available()
+    base = llm_kwargs("meta-llama/Llama-2-7b-hf", [], VLLMSettings(tensor_parallel_size=2))
+    expected = {"model": "meta-llama/Llama-2-7b-hf", "tokenizer": "meta-llama/Llama-2-7b-hf",
+                "tensor_parallel_size": 2, "dtype": "float32" if cpu else "bfloat16", "enforce_eager": True}
+    if cpu:
+        expected["gpu_memory_utilization"] = generation.CPU_MEMORY_SHARE
+    assert base == expected
+    bare, wide = _adapter(tmp_path, 12, "bare"), _adapter(tmp_path, 64, "wide")
+    knobs = VLLMSettings(dtype="bfloat16", max_model_len=4096, gpu_memory_utilization=0.9, enforce_eager=False,
+                         max_num_seqs=64, load_in_4bit=True)
+    assert llm_kwargs("m", [bare, wide], knobs) == dict(
+        model="m", tokenizer="m", tensor_parallel_size=1, dtype="bfloat16", enforce_eager=False,
+        gpu_memory_utilization=0.9, max_model_len=4096, max_num_seqs=64, enable_lora=True, max_lora_rank=64,
+        max_loras=2, quantization="bitsandbytes", load_format="bitsandbytes")
+    assert llm_kwargs("m", [bare], VLLMSettings())["max_lora_rank"] == 16
+
+
+def test_engine_lora_rank_checks_max_lora_rank(tmp_path):
+    adapters = [_adapter(tmp_path, 12, "r12"), _adapter(tmp_path, 64, "r64")]
+    assert engine_lora_rank(adapters, None) == 64 and engine_lora_rank(adapters, 128) == 128
+    with pytest.raises(UserError, match=r"r64 has LoRA rank 64, above --max_lora_rank 32: pass --max_lora_rank 64"):
+        engine_lora_rank(adapters, 32)
+    with pytest.raises(UserError, match=r"--max_lora_rank 48 is not one vLLM accepts: choose one of 1, 8, 16"):
+        engine_lora_rank(adapters, 48)
+
+
+def test_vllm_settings_refuse_bad_knobs():
+    with pytest.raises(UserError, match="--max_model_len must be a positive integer, got 0"):
+        VLLMSettings(max_model_len=0)
+    with pytest.raises(UserError, match=r"--gpu_memory_utilization is a share: give a number in \(0, 1\], got 1.5"):
+        VLLMSettings(gpu_memory_utilization=1.5)
+    with pytest.raises(UserError, match="unknown dtype 'fp8'"):
+        VLLMSettings(dtype="fp8")
+    assert resolve_dtype(None) == resolve_dtype("auto") == ("bfloat16" if torch.cuda.is_available() else "float32")
+    assert VLLMSettings(dtype="float16").logged()["dtype"] == "float16"
+
+
+def test_prompt_length_error_names_items_and_the_setting():
+    assert prompt_length_error([3, 17], 2100, 2048, 250, 40) == (
+        "2 of 40 prompts do not fit --max_model_len 2048 with --max_new_tokens 250 (items 3, 17; the longest "
+        "needs 2100 tokens): set --max_model_len 2100 or more (up to the model's context), or lower --max_new_tokens")
 
 
 def test_lora_request_args(tmp_path):
     assert lora_request_args(tmp_path) == ("trained_adapter", 1, str(tmp_path))
+    assert lora_request_args(tmp_path, 2) == ("trained_adapter_2", 2, str(tmp_path))
 
 
 def test_make_backend_hf(tiny_model, tmp_path):
     backend = make_backend("hf", str(tiny_model), batch_size=3)
     assert isinstance(backend, HFBackend)
-    assert (backend.batch_size, backend.max_new_tokens) == (3, generation.HF_MAX_NEW_TOKENS)
+    assert (backend.batch_size, backend.max_new_tokens) == (3, default_max_new_tokens(False)) == (3, 250)
+    assert backend.model.dtype == (torch.bfloat16 if torch.cuda.is_available() else torch.float32)
     assert backend.tokenizer.padding_side == "left" and not backend.model.training
     assert make_backend("hf", str(tiny_model), max_new_tokens=5).max_new_tokens == 5
     with pytest.raises(UserError, match="unknown backend 'tgi'"):
@@ -170,27 +200,13 @@ def test_make_backend_hf_uses_the_adapters_tokenizer(tiny_model, tmp_path):
 
 
 @pytest.mark.skipif(HAS_VLLM, reason="vllm is installed")
-def test_vllm_backend_without_vllm_is_a_user_error():
-    with pytest.raises(UserError, match=r"vLLM is not installed.*pip install '\.\[vllm\]'.*--backend hf"):
-        VLLMBackend("m")
+def test_vllm_backend_without_vllm_is_a_user_error(tiny_model, cli):
+    with pytest.raises(UserError, match=r"vLLM is not installed.*pip install '\.\[vllm\]'.*setup_vllm_env\.sh"
+                                        r".*--backend hf"):
+        VLLMEngine(str(tiny_model))
     with pytest.raises(UserError, match="vLLM is not installed"):
-        make_backend("vllm", "m")
-
-
-def test_vllm_backend_runs(tiny_model, tmp_path):
-    if not HAS_VLLM:
-        pytest.skip(NO_VLLM)
-    if not torch.cuda.is_available():
-        pytest.skip("vllm is installed but no CUDA device is visible")
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    adapter = tmp_path / "adapter"
-    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model),
-                   LoraConfig(r=12, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")).save_pretrained(adapter)
-    backend = VLLMBackend(str(tiny_model), adapter=adapter, max_new_tokens=8)
-    texts = prompts(6)
-    batches = list(backend.generate_batches(texts, progress=False))
-    assert sorted(i for batch in batches for i, _ in batch) == list(range(6))
-    outputs = backend.generate(texts, progress=False)
-    assert len(outputs) == 6 and all(isinstance(o, str) for o in outputs)
+        make_backend("vllm", str(tiny_model))
+    out = cli(["test.py", "--root", str(tiny_model.parent), "--test_task", "cola", "--model", "tiny",
+               "--backend", "vllm"])
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert out.stderr.startswith("error: vLLM is not installed in this environment: on a CUDA machine")

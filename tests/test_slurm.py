@@ -1,6 +1,6 @@
 """The whole study on a real one-node SLURM cluster: scripts/ci brings it up, submit_study.sh
-submits the DAG (job arrays over tasks, afterok dependencies), and the logs must carry the
-real job ids of the jobs that wrote them.
+submits the DAG (job arrays over chunks of TASKS_PER_JOB tasks, afterok dependencies), and the
+logs must carry the real job ids of the jobs that wrote them.
 
 Needs root and Debian's slurm and munge packages (installed on first use); set
 INHERENT_LIMITS_SKIP_SLURM=1 to skip it where neither is possible.
@@ -19,13 +19,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 REPO = Path(__file__).resolve().parent.parent
 CI = REPO / "scripts" / "ci"
 TASKS = ("cola", "aeslc", "logical_deduction")      # the study scripts' default TASKS
+CHUNKS = (("cola", "aeslc"), ("logical_deduction",))  # array tasks of the tests: TASKS_PER_JOB=2
 STAGES = ("gen_all_tasks", "train", "test_regularprompt", "test_samplegen+pipeline", "correlate")
 CONDITIONS = {"test_regularprompt": {"base_zero_shot", "flan_direct"},
               "test_samplegen+pipeline": {"samplegen_direct", "gold_pipeline", "samplegen_pipeline"}}
 STUDY_VARS = ("ROOT", "MODEL", "TASKS", "NUM_DATA", "NUM_TEST", "REG_RUN", "SG_RUN", "TRAIN_FORMATS",
               "NUM_TRAIN", "EPOCHS", "TRAIN_BATCH", "LR", "MAX_LENGTH", "TEST_BATCH", "MAX_NEW_TOKENS",
               "BERTSCORE_MODEL", "OVERWRITE", "DATA_DIR", "MANUAL_DIR", "TRAIN_ARGS", "TEST_ARGS",
-              "CORRELATE_ARGS")
+              "CORRELATE_ARGS", "TASKS_PER_JOB", "BACKEND")
 
 
 def _run(args, env, timeout):
@@ -93,7 +94,7 @@ def test_every_job_completes(study):
         {stage: {"COMPLETED"} for stage in STAGES}
     assert sorted(_array_ids(records["train"])) == [0, 1]
     for stage in CONDITIONS:
-        assert sorted(_array_ids(records[stage])) == list(range(len(TASKS)))
+        assert sorted(_array_ids(records[stage])) == list(range(len(CHUNKS)))
         assert {r["ArrayJobId"] for r in records[stage]} == {ids[stage]}
 
 
@@ -116,9 +117,10 @@ def test_eval_rows_carry_each_array_tasks_own_job_id(study):
     for stage, conditions in CONDITIONS.items():
         for index, job in _array_ids(records[stage]).items():
             rows = log[log["job_id"] == f"job-{job}"]
-            assert set(rows["test_task"]) == {TASKS[index]} and set(rows["condition"]) == conditions
+            assert set(rows["test_task"]) == set(CHUNKS[index]) and set(rows["condition"]) == conditions
+            assert len(rows) == len(CHUNKS[index]) * len(conditions)
             seen.add(job)
-    assert len(seen) == 2 * len(TASKS)          # every array task is a job of its own
+    assert len(seen) == 2 * len(CHUNKS)         # every array task is a job of its own
     sampled = log[log["condition"] == "samplegen_pipeline"]
     assert (sampled["samplegen_sample_source"] == "model").all()
     assert sampled["samplegen_file_name"].map(lambda name: isinstance(name, str) and name != "").all()

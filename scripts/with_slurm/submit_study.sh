@@ -3,8 +3,9 @@
 #
 #   gen_all_tasks            one job: datasets and mixtures
 #   train                    array over TRAIN_FORMATS (Regular, SampleGen),     afterok gen_all_tasks
-#   test_regularprompt       array over TASKS (base_zero_shot, flan_direct),    afterok train
-#   test_samplegen+pipeline  array over TASKS (samplegen_direct, both pipelines), afterok train
+#   test_regularprompt       array over chunks of TASKS (base_zero_shot, flan_direct),    afterok train
+#   test_samplegen+pipeline  array over chunks of TASKS (samplegen_direct, both pipelines), afterok train
+#   (TASKS_PER_JOB tasks per array task, default 2: each loads its model once for its chunk)
 #   correlate                one job: correlate.py -> ROOT/analysis/,          afterok both tests
 #
 #   scripts/with_slurm/submit_study.sh             (from anywhere; needs sbatch)
@@ -25,6 +26,8 @@ read -r -a tasks <<<"$TASKS"
 read -r -a formats <<<"$TRAIN_FORMATS"
 [ ${#tasks[@]} -gt 0 ] || { echo "error: TASKS is empty; name the test tasks, e.g. TASKS=\"cola aeslc\"" >&2; exit 2; }
 for fmt in "${formats[@]}"; do run_name_of "$fmt" >/dev/null; done
+SLURM_ARRAY_TASK_ID=0 array_chunk "$TASKS_PER_JOB" "${tasks[@]}" >/dev/null     # checks TASKS_PER_JOB
+chunks=$(chunk_count "$TASKS_PER_JOB" "${tasks[@]}")
 LOGS="$ROOT/slurm_logs"
 mkdir -p "$LOGS"
 
@@ -38,7 +41,7 @@ gen=$(submit gen_all_tasks.sh --output="$LOGS/%x-%j.out")
 train=$(submit train.sh --array="0-$((${#formats[@]} - 1))" --dependency="afterok:$gen" --output="$LOGS/%x-%A_%a.out")
 tests=()
 for stage in test_regularprompt test_samplegen+pipeline; do
-    tests+=("$(submit "$stage.sh" --array="0-$((${#tasks[@]} - 1))" --dependency="afterok:$train" \
+    tests+=("$(submit "$stage.sh" --array="0-$((chunks - 1))" --dependency="afterok:$train" \
         --output="$LOGS/%x-%A_%a.out")")
 done
 correlate=$(submit correlate.sh --dependency="afterok:${tests[0]}:${tests[1]}" --output="$LOGS/%x-%j.out")

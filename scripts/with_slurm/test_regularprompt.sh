@@ -2,16 +2,18 @@
 #SBATCH --job-name=test_regularprompt
 #SBATCH --output=demo_run/slurm_logs/%x-%A_%a.out
 #SBATCH --cpus-per-task=1
-# Stages 4-5 as a job array over TASKS: array index i evaluates the i-th task of TASKS in
+# Stages 4-5 as a job array over chunks of TASKS_PER_JOB tasks: array index i evaluates the
+# i-th chunk of TASKS (one model load per model and adapter for the whole chunk) in
 # base_zero_shot and flan_direct (scripts/without_slurm/test_regularprompt.sh).
 # Each array task logs its own $SLURM_JOB_ID. Without an array index it evaluates every task.
 #
-#   sbatch --array=0-2 scripts/with_slurm/test_regularprompt.sh
-#   (one index per task of TASKS; from the repo root; demo_run/slurm_logs must exist)
+#   sbatch --array=0-1 scripts/with_slurm/test_regularprompt.sh
+#   (one index per chunk: 3 tasks, TASKS_PER_JOB=2; from the repo root; demo_run/slurm_logs must exist)
 #
 # Settings (environment, passed through by sbatch; defaults in scripts/without_slurm/study_env.sh):
 # ROOT=demo_run MODEL=tiny REG_RUN=regular TASKS="cola aeslc logical_deduction" NUM_TEST=4 TEST_BATCH=4
-# MAX_NEW_TOKENS=24 BERTSCORE_MODEL=bundled DATA_DIR=bundled MANUAL_DIR=bundled TEST_ARGS="".
+# MAX_NEW_TOKENS=24 BERTSCORE_MODEL=bundled DATA_DIR=bundled MANUAL_DIR=bundled TEST_ARGS=""
+# TASKS_PER_JOB=2.
 set -euo pipefail
 # sbatch runs a copy of this file: find the original through the job record to reach the repo.
 src="${BASH_SOURCE[0]}"
@@ -20,6 +22,6 @@ REPO="$(cd "$(dirname "$src")/../.." && pwd)"
 source "$REPO/scripts/without_slurm/study_env.sh"
 
 # shellcheck disable=SC2086  # TASKS is a list
-TASKS=$(array_item $TASKS)
+TASKS=$(array_chunk "$TASKS_PER_JOB" $TASKS)
 echo "job $SLURM_JOB_ID (array ${SLURM_ARRAY_JOB_ID:-none} index ${SLURM_ARRAY_TASK_ID:-none}): evaluating $TASKS"
 exec "$REPO/scripts/without_slurm/test_regularprompt.sh"
