@@ -3,8 +3,6 @@ import os
 
 import pytest
 
-pytest.importorskip("vllm")
-
 from inherent_limits.base_vs_instruct.decoding import DecodeSettings, HFDecoder, VLLMDecoder  # noqa: E402
 from inherent_limits.base_vs_instruct.runner import StudyRequest  # noqa: E402
 from inherent_limits.base_vs_instruct.vllm_engine import engine_kwargs  # noqa: E402
@@ -30,7 +28,7 @@ def engines(tiny_model, tmp_path_factory):
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     adapter = make_lora_run(tmp_path_factory.mktemp("bvi_vllm"), tiny_model)
     req = StudyRequest(root=adapter.parent.parent, cot_k=K, gpu_memory_utilization=0.1, max_model_len=1024)
-    llm = LLM(**engine_kwargs(req, str(tiny_model), None, adapter))
+    llm = LLM(**engine_kwargs(req, str(tiny_model), adapter))
     tokenizer = load_tokenizer(tiny_model)
     hf_base = HFDecoder(load_model(tiny_model), tokenizer)
     hf_tuned = HFDecoder(load_model(tiny_model, adapter=adapter), tokenizer)

@@ -6,7 +6,6 @@ BigBench task (logical_deduction).
 """
 import csv
 import json
-from pathlib import Path
 
 import pytest
 
