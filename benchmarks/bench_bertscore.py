@@ -22,7 +22,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import time
+
+from timing import timed  # benchmarks/timing.py (sys.path[0] is benchmarks/)
 
 LABELS = ("World", "Sports", "Business", "Sci/Tech")
 SHAPES = ("labels", "per_item")
@@ -85,14 +86,6 @@ def reference_loop(scorer, predictions, options) -> list[str]:
     return chosen
 
 
-def timed(fn, repeats: int):
-    """The result of `fn` and its wall times over `repeats` runs."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return result, times
 
 
 def compare(scorer, shape: str, items: int, seed: int, repeats: int) -> float:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
+
+from timing import timed  # benchmarks/timing.py (sys.path[0] is benchmarks/)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -31,14 +32,6 @@ def prompts(count: int, tokenizer) -> list[list[int]]:
     return [prompt_ids(tokenizer, bench, item, (), chat=False) for item in items]
 
 
-def timed(fn, repeats: int):
-    """The result of `fn` and every wall time over `repeats` runs."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return result, times
 
 
 def main(argv=None) -> None:

@@ -24,7 +24,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import time
+
+from timing import spread, timed  # benchmarks/timing.py (sys.path[0] is benchmarks/)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -54,18 +55,8 @@ def study_prompts(count: int) -> list[str]:
     return out
 
 
-def timed(fn, repeats: int):
-    """The result of `fn` and its wall times over `repeats` runs."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return result, times
 
 
-def spread(times: list[float]) -> str:
-    return f"{min(times):8.2f} s (runs {min(times):.2f}-{max(times):.2f} s)"
 
 
 def run_reference(model, tokenizer, prompts, max_new_tokens):
