@@ -188,8 +188,9 @@ def render(metrics: list[dict], source: str) -> str:
                     [[d["model"], d["model_kind"], d["prompting"], d["grader"], str(d["k"]), _pct(d["original"]),
                       _pct(d["perturbed"]), _pct(d["drop"])] for d in drops]) if drops else \
         ["(needs both math500 and math_perturb_hard in the log)", ""]
-    lines += ["## Every group", "", "pass@1 is the first sample (CoT: the top-1 first token's branch); mean = mean "
-              "correct share; cot@1 = max-confidence branch; vote = confidence-weighted vote.", ""]
+    lines += ["## Every group", "", "pass@1: the unbiased estimate for samples (equal to the mean correct share), the top-1 "
+              "first token's branch for CoT; mean = mean correct share; cot@1 = max-confidence branch; "
+              "vote = confidence-weighted vote.", ""]
     lines += _table(["model", "side", "dataset", "prompting", "shots", "decoding", "grader", "items", "n",
                      "mean", "pass@1", "pass@n", "cot@1", "vote", "timeouts"],
                     [[m["model"], m["model_kind"], m["dataset"], m["prompting"], str(m["n_shots"]), m["decoding"],
