@@ -22,7 +22,7 @@ import sys
 
 from inherent_limits.answers import MATCHING_MODES
 from inherent_limits.cli_args import add_bool, add_data_sources
-from inherent_limits.errors import UserError, run_cli
+from inherent_limits.errors import UserError, close_names, run_cli
 from inherent_limits.generation import DTYPES
 from inherent_limits.test_sets import CONDITIONS as CONDITION_NAMES
 
@@ -107,8 +107,6 @@ def test_tasks(args) -> list[str]:
 
     Every name is checked before anything runs: unknown ones are listed together, with close names.
     """
-    import difflib
-
     from inherent_limits import config
     chosen = [(flag, value, tasks) for flag, value, tasks in (
         ("--bigbench_test_task", args.bigbench_test_task, config.BIGBENCH_TASKS),
@@ -132,7 +130,7 @@ def test_tasks(args) -> list[str]:
             names = groups.get(word, [word])
         for name in names:
             if name not in config.TASKS:
-                close = difflib.get_close_matches(name, [*config.TASKS, *groups], n=3, cutoff=0.5)
+                close = close_names(name, [*config.TASKS, *groups])
                 unknown.append(f"{name!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
             elif name not in out:
                 out.append(name)

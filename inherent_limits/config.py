@@ -9,12 +9,11 @@ Importing this module reads no files, parses no argv and touches no network.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 from . import preprocess as pp
-from .errors import UserError
+from .errors import UserError, close_names
 
 DEFAULT_SEED = 42
 STREAM_CUTOFF = 100_000  # the reference streams at most this many rows per split
@@ -505,7 +504,7 @@ def get_task(name: str) -> TaskSpec:
     """The registry entry for `name`, or a UserError suggesting close names."""
     if name in TASKS:
         return TASKS[name]
-    close = difflib.get_close_matches(name, list(TASKS), n=3, cutoff=0.5)
+    close = close_names(name, TASKS)
     hint = f" Did you mean: {', '.join(close)}?" if close else " Run `python create_prompts.py --list_tasks`."
     raise UserError(f"unknown task {name!r}.{hint}")
 

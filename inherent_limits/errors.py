@@ -1,12 +1,18 @@
 """User-facing errors: one clear line on stderr and a non-zero exit, never a traceback."""
 from __future__ import annotations
 
+import difflib
 import sys
-from typing import Callable
+from typing import Callable, Iterable
 
 
 class UserError(Exception):
     """A mistake the user can fix (bad flag, missing file, malformed data)."""
+
+
+def close_names(name: str, known: Iterable[str], cutoff: float = 0.5) -> list[str]:
+    """Up to three of `known` that look like `name`, for a "did you mean" hint."""
+    return difflib.get_close_matches(name, list(known), n=3, cutoff=cutoff)
 
 
 def run_cli(main: Callable[[], object]) -> None:

@@ -1,11 +1,10 @@
 """The benchmark registry of the base-vs-instruct study: one entry per dataset, one source of truth."""
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Optional
 
-from ..errors import UserError
+from ..errors import UserError, close_names
 
 ANSWER_KINDS = ("gsm8k", "math", "medcalc")
 
@@ -66,6 +65,6 @@ def get_bench(name: str) -> MathBench:
     """The registry entry for `name`, or a UserError suggesting close names."""
     if name in BENCHMARKS:
         return BENCHMARKS[name]
-    close = difflib.get_close_matches(name, list(BENCHMARKS), n=3, cutoff=0.4)
+    close = close_names(name, BENCHMARKS, cutoff=0.4)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise UserError(f"unknown benchmark {name!r} (known: {', '.join(BENCHMARKS)}).{hint}")
