@@ -25,6 +25,7 @@ import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Optional
@@ -295,13 +296,20 @@ def _logged_bertscore(root: Path, eval_name: str) -> Optional[float]:
     return float(rows[-1]["bertscore_accuracy"]) if rows else None
 
 
+@lru_cache(maxsize=2)
+def _scorer(model: str, num_layers: Optional[int]):
+    """One BERTScore scorer per encoder in a process: the evaluations of a run_many call share it."""
+    from .bertscore_acc import make_scorer
+    return make_scorer(model, num_layers)
+
+
 def _bertscore(req: EvalRequest, spec: TaskSpec, eval_name: str, response_file: Path, row: dict) -> float:
     """Score the response file and append its bertscore_evals.csv row, unless that row is there."""
-    from .bertscore_acc import log_bertscore, make_scorer, score_response_file
+    from .bertscore_acc import log_bertscore, score_response_file
     logged = _logged_bertscore(req.root, eval_name)
     if logged is not None:
         return logged
-    scorer = make_scorer(req.bertscore_model, req.num_layers)
+    scorer = _scorer(req.bertscore_model, req.num_layers)
     crash_point("eval_bertscore")
     accuracy, _, n = score_response_file(response_file, scorer)
     input_model = req.samplegen_model if req.condition in ("gold_pipeline", "samplegen_pipeline") else req.run_name
