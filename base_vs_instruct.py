@@ -19,8 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from inherent_limits.cli_args import add_bool
-from inherent_limits.errors import run_cli
+from inherent_limits.core.cli_args import add_bool
+from inherent_limits.core.errors import run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +84,7 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     from inherent_limits.base_vs_instruct.report import write_report
     from inherent_limits.base_vs_instruct.runner import StudyRequest, rescore, run_study
-    from inherent_limits.run_info import job_id
+    from inherent_limits.core.run_info import job_id
 
     if args.report_only:
         written = write_report(Path(args.report_only), Path(args.report_dir) if args.report_dir else None)

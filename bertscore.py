@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inherent_limits.cli_args import add_bool
-from inherent_limits.errors import UserError, run_cli
+from inherent_limits.core.cli_args import add_bool
+from inherent_limits.core.errors import UserError, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,9 +49,9 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     from pathlib import Path
 
-    from inherent_limits import bertscore_acc as bs
-    from inherent_limits import checks
-    from inherent_limits.run_info import job_id
+    from inherent_limits.core import checks
+    from inherent_limits.core.run_info import job_id
+    from inherent_limits.evaluation import bertscore_accuracy as bs
 
     root = Path(args.root)
     if args.batch_size < 1:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from inherent_limits.errors import run_cli
+from inherent_limits.core.errors import run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    from inherent_limits.correlation import write_analysis
+    from inherent_limits.analysis.correlation import write_analysis
 
     paths = write_analysis(args.root, args.out, job_ids=args.job_ids, models=args.models, seeds=args.seeds)
     print(f"report: {paths['report']}")

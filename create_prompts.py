@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inherent_limits.cli_args import add_bool, add_data_sources
-from inherent_limits.errors import UserError, run_cli
+from inherent_limits.core.cli_args import add_bool, add_data_sources
+from inherent_limits.core.errors import UserError, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,24 +58,23 @@ def variant_suffix(args) -> str:
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     if args.list_tasks:
-        from inherent_limits.listing import task_table
+        from inherent_limits.data.listing import task_table
         print(task_table())
         return
     from pathlib import Path
 
     from tqdm import tqdm
 
-    from inherent_limits import config
-    from inherent_limits.build_datasets import BuildRequest, build_task
-    from inherent_limits.prompt_builder import PromptBuilder, Variant
-    from inherent_limits.run_info import git_hash, job_id
-
-    from inherent_limits.checks import not_empty, writable_root
+    from inherent_limits.core.checks import not_empty, writable_root
+    from inherent_limits.core.run_info import git_hash, job_id
+    from inherent_limits.data import registry
+    from inherent_limits.prompts.builder import PromptBuilder, Variant
+    from inherent_limits.prompts.task_datasets import BuildRequest, build_task
     not_empty(args, ("tasks", "slurm_job_id", "root", "flan_templates", "prompt_templates", "data_dir",
                      "manual_dir"))
-    default = config.TRAIN_TASKS if args.dataset_type == "train+val" else config.TEST_TASKS
-    tasks = config.resolve_tasks(args.tasks) if args.tasks else list(default)
-    untemplated = [t for t in tasks if config.get_task(t).template_family is None]
+    default = registry.TRAIN_TASKS if args.dataset_type == "train+val" else registry.TEST_TASKS
+    tasks = registry.resolve_tasks(args.tasks) if args.tasks else list(default)
+    untemplated = [t for t in tasks if registry.get_task(t).template_family is None]
     named = [t for t in untemplated if t in args.tasks] if args.tasks else untemplated
     if named:
         raise UserError(f"{', '.join(named)}: BigBench/GSM8K items are formatted by test.py "

@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from inherent_limits.cli_args import add_bool
-from inherent_limits.errors import run_cli
+from inherent_limits.core.cli_args import add_bool
+from inherent_limits.core.errors import run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,10 +37,10 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     import datasets
 
-    from inherent_limits.checks import not_empty
+    from inherent_limits.core.checks import not_empty
     not_empty(args, ("setup", "root"))
 
-    from inherent_limits.mixtures import make_mixture
+    from inherent_limits.prompts.mixtures import make_mixture
     datasets.disable_progress_bars()
     path, rates = make_mixture(Path(args.root), args.prompt_format, args.setup, args.variant,
                                args.num_datapoints, args.maximum, args.size_limit, args.temperature,

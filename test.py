@@ -20,11 +20,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inherent_limits.answers import MATCHING_MODES
-from inherent_limits.cli_args import add_bool, add_data_sources
-from inherent_limits.errors import UserError, close_names, run_cli
-from inherent_limits.generation import DTYPES
-from inherent_limits.test_sets import CONDITIONS as CONDITION_NAMES
+from inherent_limits.core.cli_args import add_bool, add_data_sources
+from inherent_limits.core.conditions import CONDITIONS as CONDITION_NAMES
+from inherent_limits.core.errors import UserError, close_names, run_cli
+from inherent_limits.evaluation.answers import MATCHING_MODES
+from inherent_limits.evaluation.generation import DTYPES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,18 +107,18 @@ def test_tasks(args) -> list[str]:
 
     Every name is checked before anything runs: unknown ones are listed together, with close names.
     """
-    from inherent_limits import config
+    from inherent_limits.data import registry
     chosen = [(flag, value, tasks) for flag, value, tasks in (
-        ("--bigbench_test_task", args.bigbench_test_task, config.BIGBENCH_TASKS),
-        ("--misc_test_task", args.misc_test_task, config.OTHER_TASKS),
-        ("--trans_test_task", args.trans_test_task, config.TRANSLATED_TASKS),
-        ("--test_task", args.test_task, config.TEST_TASKS)) if value is not None]
+        ("--bigbench_test_task", args.bigbench_test_task, registry.BIGBENCH_TASKS),
+        ("--misc_test_task", args.misc_test_task, registry.OTHER_TASKS),
+        ("--trans_test_task", args.trans_test_task, registry.TRANSLATED_TASKS),
+        ("--test_task", args.test_task, registry.TEST_TASKS)) if value is not None]
     if not chosen:
         raise UserError("which task? pass --test_task <names or indices> (or --bigbench_test_task N)")
     flag, value, tasks = chosen[0]
-    test_lists = (*config.TEST_TASKS, *config.BIGBENCH_TASKS, *config.OTHER_TASKS, *config.TRANSLATED_TASKS)
-    groups = {"all": list(dict.fromkeys(test_lists)), "test": list(config.TEST_TASKS),
-              "bigbench": list(config.BIGBENCH_TASKS), **{c: list(t) for c, t in config.TASK_CLUSTERS.items()}}
+    test_lists = (*registry.TEST_TASKS, *registry.BIGBENCH_TASKS, *registry.OTHER_TASKS, *registry.TRANSLATED_TASKS)
+    groups = {"all": list(dict.fromkeys(test_lists)), "test": list(registry.TEST_TASKS),
+              "bigbench": list(registry.BIGBENCH_TASKS), **{c: list(t) for c, t in registry.TASK_CLUSTERS.items()}}
     out, unknown = [], []
     for word in _words(value if isinstance(value, list) else [value]):
         if word.lstrip("-").isdigit():
@@ -129,8 +129,8 @@ def test_tasks(args) -> list[str]:
         else:
             names = groups.get(word, [word])
         for name in names:
-            if name not in config.TASKS:
-                close = close_names(name, [*config.TASKS, *groups])
+            if name not in registry.TASKS:
+                close = close_names(name, [*registry.TASKS, *groups])
                 unknown.append(f"{name!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
             elif name not in out:
                 out.append(name)
@@ -142,7 +142,8 @@ def test_tasks(args) -> list[str]:
 
 def conditions(args) -> list[tuple[str, str]]:
     """(condition, test prompt format) pairs: from --condition, else from the reference's flags."""
-    from inherent_limits.test_sets import BASE_CONDITIONS, condition_of
+    from inherent_limits.core.conditions import BASE_CONDITIONS
+    from inherent_limits.evaluation.test_sets import condition_of
     if args.condition is None:
         condition = condition_of(args.run_name, args.use_exemplar_gen, args.sample_source, args.test_prompt_format)
         return [(condition, args.test_prompt_format or "flan_prompts")]
@@ -170,15 +171,15 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     from pathlib import Path
 
-    from inherent_limits import checks, csv_logs
-    from inherent_limits.run_info import git_hash, job_id
+    from inherent_limits.core import checks, csv_logs
+    from inherent_limits.core.run_info import git_hash, job_id
     root, job = Path(args.root), job_id(args.slurm_job_id)
     checks.not_empty(args, ("run_name", "test_task", "model", "rescore", "slurm_job_id", "root"))
     checks.writable_root(root)
     for log in (csv_logs.EVAL_LOG, csv_logs.BERTSCORE_LOG):  # a response file is never left without its row
         checks.usable_log(root / log)
     if args.rescore:
-        from inherent_limits.evaluation import rescore
+        from inherent_limits.evaluation.runner import rescore
         row = rescore(root, Path(args.rescore), job, args.answer_matching)
         print(f"rescored {args.rescore}: " + ", ".join(f"{k}={row[k]}" for k in row if k.endswith(("rate",)) or
                                                          k in ("accuracy", "f1", "em", "rouge1", "bleu")))
@@ -186,8 +187,8 @@ def main(argv=None) -> None:
     if args.translation_type:
         raise UserError("--translation_type needs a translation API and is not supported; "
                         "evaluate --trans_test_task 0 (social_iqa_translated) instead")
-    from inherent_limits.evaluation import EvalRequest, run_many
-    from inherent_limits.modeling import base_model_name
+    from inherent_limits.evaluation.runner import EvalRequest, run_many
+    from inherent_limits.models.loading import base_model_name
     tasks, pairs = test_tasks(args), conditions(args)
     samplegen_model = None if args.samplegen_model in (None, "None", "") else args.samplegen_model
     model = None

@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inherent_limits.cli_args import add_bool
-from inherent_limits.errors import run_cli
+from inherent_limits.core.cli_args import add_bool
+from inherent_limits.core.errors import run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,12 +53,12 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     from pathlib import Path
 
-    from inherent_limits.checks import not_empty
+    from inherent_limits.core.checks import not_empty
     not_empty(args, ("dataset", "model", "run_name", "report_to", "slurm_job_id", "root"))
 
-    from inherent_limits.modeling import base_model_name
-    from inherent_limits.run_info import git_hash, job_id
-    from inherent_limits.training import TrainRequest, dataset_name, train
+    from inherent_limits.core.run_info import git_hash, job_id
+    from inherent_limits.models.loading import base_model_name
+    from inherent_limits.training.lora import TrainRequest, dataset_name, train
 
     req = TrainRequest(root=Path(args.root), dataset=dataset_name(args.dataset, args.prompts_type),
                        model=base_model_name(args.model, args.model_path_idx, args.model_size_idx),

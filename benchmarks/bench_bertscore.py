@@ -90,7 +90,7 @@ def reference_loop(scorer, predictions, options) -> list[str]:
 
 def compare(scorer, shape: str, items: int, seed: int, repeats: int) -> float:
     """Time both schemes on one shape; print the figures; return the best-to-best speedup."""
-    from inherent_limits.bertscore_acc import bertscore_accuracy, choose_options
+    from inherent_limits.evaluation.bertscore_accuracy import bertscore_accuracy, choose_options
     predictions, options, targets = make_items(items, shape, seed)
     print(f"[{shape}] {items} predictions x 4 options, {len(set(predictions))} distinct predictions, "
           f"{len({o for opts in options for o in opts})} distinct options")
@@ -121,7 +121,7 @@ def main() -> None:
 
     import torch
 
-    from inherent_limits.bertscore_acc import choose_options, make_scorer
+    from inherent_limits.evaluation.bertscore_accuracy import choose_options, make_scorer
     scorer = make_scorer("bundled", device=args.device)
     choose_options(scorer, ["warm up"], [list(LABELS)])
     print(f"all-MiniLM-L6-v2 layer 6, device {args.device}, torch threads {torch.get_num_threads()}; "

@@ -37,9 +37,9 @@ def write_snli(folder: Path, rows: int) -> None:
 
 
 def ours(data_dir: str, custom: bool, rows: int) -> float:
-    from inherent_limits.build_datasets import BuildRequest, build_rows
-    from inherent_limits.config import TASKS
-    from inherent_limits.prompt_builder import PromptBuilder
+    from inherent_limits.data.registry import TASKS
+    from inherent_limits.prompts.builder import PromptBuilder
+    from inherent_limits.prompts.task_datasets import BuildRequest, build_rows
     request = BuildRequest(custom=custom, dataset_type="train+val", num_data=rows, data_dir=data_dir)
     start = time.perf_counter()
     out = build_rows(TASKS["snli"], request, PromptBuilder.from_files())
@@ -48,9 +48,9 @@ def ours(data_dir: str, custom: bool, rows: int) -> float:
 
 def baseline(data_dir: str, custom: bool, rows: int) -> float:
     """Reference-style: canonical Dataset, halves by Dataset.shuffle/select, rows fetched by index."""
-    from inherent_limits.config import TASKS
-    from inherent_limits.data_utils import load_task
-    from inherent_limits.prompt_builder import PromptBuilder
+    from inherent_limits.data.loading import load_task
+    from inherent_limits.data.registry import TASKS
+    from inherent_limits.prompts.builder import PromptBuilder
     spec, builder, rng = TASKS["snli"], PromptBuilder.from_files(), random.Random(0)
     start = time.perf_counter()
     data = load_task("snli", "train", data_dir=data_dir)

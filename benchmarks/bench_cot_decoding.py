@@ -46,7 +46,7 @@ def main(argv=None) -> None:
     import torch
 
     from inherent_limits.base_vs_instruct.decoding import HFDecoder
-    from inherent_limits.modeling import load_model, load_tokenizer, resolve_model_name
+    from inherent_limits.models.loading import load_model, load_tokenizer, resolve_model_name
 
     torch.set_num_threads(args.threads)
     path = resolve_model_name("tiny")

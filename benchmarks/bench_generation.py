@@ -34,10 +34,10 @@ PAD_TO = 4096
 
 def study_prompts(count: int) -> list[str]:
     """Regular test prompts, one per bundled task (first rows, then second rows...)."""
-    from inherent_limits.config import TASKS
-    from inherent_limits.data_utils import load_task_rows
-    from inherent_limits.errors import UserError
-    from inherent_limits.prompt_builder import PromptBuilder
+    from inherent_limits.core.errors import UserError
+    from inherent_limits.data.loading import load_task_rows
+    from inherent_limits.data.registry import TASKS
+    from inherent_limits.prompts.builder import PromptBuilder
 
     builder, rng, tasks = PromptBuilder.from_files(), random.Random(0), {}
     for name in sorted(TASKS):
@@ -106,9 +106,10 @@ def main() -> None:
         parser.error("--repeats must be at least 1")
 
     import torch
-    from inherent_limits.generation import HFBackend
-    from inherent_limits.modeling import load_model, load_tokenizer
-    from inherent_limits.tiny_model import ensure_tiny_model
+
+    from inherent_limits.evaluation.generation import HFBackend
+    from inherent_limits.models.loading import load_model, load_tokenizer
+    from inherent_limits.models.tiny import ensure_tiny_model
 
     path = ensure_tiny_model()
     model = load_model(path, device="cpu", dtype=torch.float32)

@@ -45,11 +45,11 @@ def prepare(root: Path, tasks: list[str]) -> None:
     """Datasets of the tasks and the default mixtures; both adapters (tiny model, 32 examples, 2 epochs)."""
     import datasets
 
-    from inherent_limits.build_datasets import BuildRequest, build_task
-    from inherent_limits.config import TEST_TASKS, mixture_tasks
-    from inherent_limits.mixtures import make_mixture
-    from inherent_limits.prompt_builder import PromptBuilder
-    from inherent_limits.training import TrainRequest, train
+    from inherent_limits.data.registry import TEST_TASKS, mixture_tasks
+    from inherent_limits.prompts.builder import PromptBuilder
+    from inherent_limits.prompts.mixtures import make_mixture
+    from inherent_limits.prompts.task_datasets import BuildRequest, build_task
+    from inherent_limits.training.lora import TrainRequest, train
 
     datasets.disable_progress_bars()
     builder = PromptBuilder.from_files()
@@ -96,8 +96,8 @@ def run_all(python: str, calls: list[list[str]], log: Path) -> float:
 
 def responses(root: Path) -> dict[tuple[str, str], list[str]]:
     """{(task, condition): responses} from every eval_logs.csv row's response file."""
-    from inherent_limits import csv_logs
-    from inherent_limits.response_files import read_responses
+    from inherent_limits.core import csv_logs
+    from inherent_limits.evaluation.response_files import read_responses
     log = csv_logs.read_log(root / csv_logs.EVAL_LOG)
     return {(r.test_task, r.condition): [x["response"] for x in read_responses(root / r.response_file)]
             for r in log.itertuples()}

@@ -19,14 +19,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .cli_args import add_data_sources
-from .build_datasets import BuildRequest, build_task
-from .config import TEST_TASKS, TRAIN_TASKS, get_task, group_of, mixture_tasks, resolve_tasks
-from .data_utils import load_task
-from .mixtures import make_mixture
-from .prompt_builder import PromptBuilder
-from .errors import run_cli
-from .io_utils import save_dataset
+from inherent_limits.core.atomic_files import save_dataset
+from inherent_limits.core.cli_args import add_data_sources
+from inherent_limits.core.errors import run_cli
+from inherent_limits.data.loading import load_task
+from inherent_limits.data.registry import TEST_TASKS, TRAIN_TASKS, get_task, group_of, mixture_tasks, resolve_tasks
+from inherent_limits.prompts.builder import PromptBuilder
+from inherent_limits.prompts.mixtures import make_mixture
+from inherent_limits.prompts.task_datasets import BuildRequest, build_task
 
 
 def preprocess_tasks(tasks: list[str], root: Path, data_dir: str, manual_dir: str) -> list[tuple]:
@@ -80,8 +80,8 @@ DEMO_CONDITIONS = (("base_zero_shot", "base"), ("gold_pipeline", "base"), ("flan
 
 def train_and_evaluate(root: Path, data_dir: str, manual_dir: str, job: str) -> None:
     """Stages 3-5: tune the tiny model on both mixtures, evaluate every condition."""
-    from .evaluation import EvalRequest, run_evaluation
-    from .training import TrainRequest, train
+    from inherent_limits.evaluation.runner import EvalRequest, run_evaluation
+    from inherent_limits.training.lora import TrainRequest, train
     model = "tiny"
     for run, dataset in DEMO_RUNS:
         if not (root / "saved_models" / run / "run_info.json").is_file():
@@ -105,7 +105,7 @@ DEMO_BVI = dict(instruct="demo_regular", no_chat_template=True, data_dir="bundle
 
 def base_vs_instruct(root: Path, job: str) -> dict:
     """Stage 7: CoT-decoded tiny model vs the sampled demo_regular run on every benchmark."""
-    from .base_vs_instruct.runner import StudyRequest, run_study
+    from inherent_limits.base_vs_instruct.runner import StudyRequest, run_study
     return run_study(StudyRequest(root=root, job=job, **DEMO_BVI))
 
 
@@ -138,10 +138,10 @@ def main(argv=None) -> None:
     if not set(mixture_tasks("default")) <= set(tasks):
         print("stages 3-6 need the default mixture: run with --tasks all")
         return
-    from .run_info import job_id
+    from inherent_limits.core.run_info import job_id
     job = job_id()
     train_and_evaluate(Path(args.root), args.data_dir or "bundled", args.manual_dir or "bundled", job)
-    from .correlation import write_analysis
+    from inherent_limits.analysis.correlation import write_analysis
     print("\n[stage 6] correlating base against tuned scores across tasks")
     written = write_analysis(Path(args.root), job_ids=[job])
     if args.through >= 7:

@@ -4,8 +4,14 @@ The reference mode's agreement with the reference itself is tests/test_scoring_r
 """
 import pytest
 
-from inherent_limits.answers import (extract_answer, letter_option, normalize, reference_option,
-                                     text_before_end_of_sequence, verbatim_option)
+from inherent_limits.evaluation.answers import (
+    extract_answer,
+    letter_option,
+    normalize,
+    reference_option,
+    text_before_end_of_sequence,
+    verbatim_option,
+)
 
 YN = ["yes", "no"]
 COLOURS = ["red", "green", "blue"]

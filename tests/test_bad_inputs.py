@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from inherent_limits.build_datasets import BuildRequest, build_task
-from inherent_limits.errors import run_cli
-from inherent_limits.mixtures import make_mixture
-from inherent_limits.prompt_builder import PromptBuilder
+from inherent_limits.core.errors import run_cli
+from inherent_limits.prompts.builder import PromptBuilder
+from inherent_limits.prompts.mixtures import make_mixture
+from inherent_limits.prompts.task_datasets import BuildRequest, build_task
 
 REPO = Path(__file__).resolve().parent.parent
-BUNDLED = REPO / "inherent_limits" / "bundled_data" / "raw"
+BUNDLED = REPO / "inherent_limits" / "data" / "bundled" / "raw"
 PROGRESS = re.compile(r"\d+%\|")  # a tqdm progress bar, not a message
 
 
@@ -228,8 +228,8 @@ def test_prompts_groups_leave_out_what_test_py_formats(capsys, tmp_path):
     assert re.search(r"left out 10 task\(s\) that test.py formats at test time: .*logical_deduction.*gsm8k", out)
     built = {p.parent.relative_to(tmp_path / "data" / "flan_prompts").as_posix()
              for p in (tmp_path / "data" / "flan_prompts").rglob("2")}
-    from inherent_limits import config
-    assert built == {t for t in config.TASKS if config.get_task(t).template_family is not None}
+    from inherent_limits.data import registry
+    assert built == {t for t in registry.TASKS if registry.get_task(t).template_family is not None}
 
 
 def test_prompts_warn_when_num_datapoints_exceeds_the_rows(capsys, tmp_path):

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from inherent_limits import bertscore_acc as bs
-from inherent_limits.csv_logs import BERTSCORE_COLUMNS, EVAL_COLUMNS, append_row
-from inherent_limits.errors import UserError
+from inherent_limits.core.csv_logs import BERTSCORE_COLUMNS, EVAL_COLUMNS, append_row
+from inherent_limits.core.errors import UserError
+from inherent_limits.evaluation import bertscore_accuracy as bs
 
 HEADER = "test_example\tresponse\ttarget\tproc_model_response\tgold_options\n"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from inherent_limits.bigbench_format import format_item, gold_pipeline_item
-from inherent_limits.config import BB_FORMATS, TASKS
-from inherent_limits.errors import UserError
-from inherent_limits.test_sets import bigbench_items
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.registry import BB_FORMATS, TASKS
+from inherent_limits.evaluation.test_sets import bigbench_items
+from inherent_limits.prompts.bigbench_format import format_item, gold_pipeline_item
 
 TEMPLATES = json.loads((Path(__file__).parent / "fixtures" / "bigbench_templates_fixture.json").read_text())
 

@@ -1,20 +1,20 @@
 """Every registered task loads from the bundled data into valid canonical rows."""
 import pytest
 
-from inherent_limits import config
-from inherent_limits.data_utils import load_task, split_halves
+from inherent_limits.data import registry
+from inherent_limits.data.loading import load_task, split_halves
 
 ROLES = {"train": 16, "test": 8}
-TEST_ONLY = set(config.TEST_TASKS) - set(config.TRAIN_TASKS)  # mnli_matched, mnli_mismatched
+TEST_ONLY = set(registry.TEST_TASKS) - set(registry.TRAIN_TASKS)  # mnli_matched, mnli_mismatched
 
 
 def _load(task, role):
     return load_task(task, role, data_dir="bundled", manual_dir="bundled")
 
 
-@pytest.mark.parametrize("task", list(config.TASKS))
+@pytest.mark.parametrize("task", list(registry.TASKS))
 def test_task_loads_with_valid_labels(task):
-    spec = config.TASKS[task]
+    spec = registry.TASKS[task]
     for role, minimum in ROLES.items():
         minimum = ROLES["test"] if task in TEST_ONLY else minimum
         data = _load(task, role)
@@ -61,7 +61,7 @@ def test_tracking_objects_filtered_by_option_count():
 
 
 def test_snli_drops_unlabelled_rows():
-    from inherent_limits.data_utils import BUNDLED_RAW, read_jsonl
+    from inherent_limits.data.loading import BUNDLED_RAW, read_jsonl
     raw = [r for _, r in read_jsonl(BUNDLED_RAW / "snli" / "train.jsonl")]
     assert any(r["label"] == -1 for r in raw)
     assert len(_load("snli", "train")) == sum(r["label"] != -1 for r in raw)

@@ -11,8 +11,8 @@ from inherent_limits.base_vs_instruct.graders import grade
 from inherent_limits.base_vs_instruct.hendrycks import is_equiv
 from inherent_limits.base_vs_instruct.items import fewshot_exemplars, load_items
 from inherent_limits.base_vs_instruct.medcalc_rules import output_kind
-from inherent_limits.data_utils import BUNDLED_RAW, read_jsonl
-from inherent_limits.errors import UserError
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.loading import BUNDLED_RAW, read_jsonl
 
 
 @pytest.mark.parametrize("name", list(BENCHMARKS))

@@ -2,10 +2,17 @@
 import pytest
 import torch
 
-from inherent_limits.base_vs_instruct.decoding import (DecodeSettings, HFDecoder, Sample, confidence, cut_at_eos,
-                                                       decode_text, token_span)
-from inherent_limits.errors import UserError
-from inherent_limits.modeling import load_model, load_tokenizer
+from inherent_limits.base_vs_instruct.decoding import (
+    DecodeSettings,
+    HFDecoder,
+    Sample,
+    confidence,
+    cut_at_eos,
+    decode_text,
+    token_span,
+)
+from inherent_limits.core.errors import UserError
+from inherent_limits.models.loading import load_model, load_tokenizer
 
 PROMPT = "Question: Tom has 3 apples and buys 4 more. How many apples does he have?\nAnswer:"
 

@@ -5,12 +5,17 @@ import pytest
 
 from inherent_limits.base_vs_instruct import mathverify
 from inherent_limits.base_vs_instruct.benchmarks import get_bench
-from inherent_limits.base_vs_instruct.extraction import (STOP_STRINGS, cut_at_stops, extract, extractor_prompt,
-                                                         parse_extractor_output)
+from inherent_limits.base_vs_instruct.extraction import (
+    STOP_STRINGS,
+    cut_at_stops,
+    extract,
+    extractor_prompt,
+    parse_extractor_output,
+)
 from inherent_limits.base_vs_instruct.graders import GRADERS, grade
 from inherent_limits.base_vs_instruct.hendrycks import is_equiv, strip_string
 from inherent_limits.base_vs_instruct.items import Item
-from inherent_limits.errors import UserError
+from inherent_limits.core.errors import UserError
 
 GSM8K, MATH, MEDCALC = get_bench("gsm8k"), get_bench("math500"), get_bench("medcalc")
 

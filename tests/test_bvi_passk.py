@@ -5,7 +5,7 @@ from fractions import Fraction
 import pytest
 
 from inherent_limits.base_vs_instruct.passk import pass_at_1, pass_at_k, pass_at_k_curve, ranked_pass_at_k
-from inherent_limits.errors import UserError
+from inherent_limits.core.errors import UserError
 
 
 def _brute_force(n, c, k):

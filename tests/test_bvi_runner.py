@@ -8,8 +8,8 @@ import pytest
 
 from inherent_limits.base_vs_instruct.benchmarks import BENCHMARKS
 from inherent_limits.base_vs_instruct.report import group_metrics, write_report
-from inherent_limits.base_vs_instruct.runner import (SAMPLE_KEY, SUMMARY_LOG, StudyRequest, read_samples, rescore,
-                                                     run_study, sample_key, write_samples)
+from inherent_limits.base_vs_instruct.runner import SUMMARY_LOG, StudyRequest, rescore, run_study
+from inherent_limits.base_vs_instruct.samples import SAMPLE_KEY, read_samples, sample_key, write_samples
 
 SETTINGS = dict(base="tiny", instruct="tiny_lora", no_chat_template=True, datasets=tuple(BENCHMARKS),
                 data_dir="bundled", num_items=2, n_shots=1, cot_k=3, num_samples=3, max_new_tokens=10,
@@ -21,7 +21,7 @@ def make_lora_run(root: Path, tiny_model: Path, name: str = "tiny_lora") -> Path
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from inherent_limits.modeling import load_model, load_tokenizer
+    from inherent_limits.models.loading import load_model, load_tokenizer
 
     out = root / "saved_models" / name
     torch.manual_seed(0)
@@ -201,11 +201,10 @@ CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</
 def test_prompts_plain_for_base_and_chat_template_for_instruct(tiny_model):
     from inherent_limits.base_vs_instruct.benchmarks import get_bench
     from inherent_limits.base_vs_instruct.items import load_items
-    from inherent_limits.base_vs_instruct.prompts import (chat_messages, check_chat_template, plain_prompt,
-                                                          prompt_ids)
+    from inherent_limits.base_vs_instruct.prompts import chat_messages, check_chat_template, plain_prompt, prompt_ids
     from inherent_limits.base_vs_instruct.runner import _exemplars
-    from inherent_limits.errors import UserError
-    from inherent_limits.modeling import load_tokenizer
+    from inherent_limits.core.errors import UserError
+    from inherent_limits.models.loading import load_tokenizer
 
     bench, item = get_bench("math500"), load_items("math500", data_dir="bundled")[0]
     shots = _exemplars("math500", 2, 42, "bundled", None)

@@ -2,12 +2,12 @@
 import os
 
 import pytest
+from test_bvi_runner import make_lora_run  # noqa: E402
 
 from inherent_limits.base_vs_instruct.decoding import DecodeSettings, HFDecoder, VLLMDecoder  # noqa: E402
 from inherent_limits.base_vs_instruct.runner import StudyRequest  # noqa: E402
 from inherent_limits.base_vs_instruct.vllm_engine import engine_kwargs  # noqa: E402
-from inherent_limits.modeling import load_model, load_tokenizer  # noqa: E402
-from test_bvi_runner import make_lora_run  # noqa: E402
+from inherent_limits.models.loading import load_model, load_tokenizer  # noqa: E402
 
 pytestmark = pytest.mark.vllm
 
@@ -23,7 +23,7 @@ def engines(tiny_model, tmp_path_factory):
     from vllm import LLM
     from vllm.lora.request import LoRARequest
 
-    from inherent_limits.generation import lora_request_args
+    from inherent_limits.evaluation.generation import lora_request_args
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     adapter = make_lora_run(tmp_path_factory.mktemp("bvi_vllm"), tiny_model)
@@ -70,7 +70,8 @@ def test_vllm_greedy_equals_hf_greedy_and_sampling_gives_n(engines):
 
 
 def test_runner_on_vllm_logs_the_branches_the_hf_backend_logs(tiny_model, tmp_path):
-    from inherent_limits.base_vs_instruct.runner import read_samples, run_study
+    from inherent_limits.base_vs_instruct.runner import run_study
+    from inherent_limits.base_vs_instruct.samples import read_samples
 
     make_lora_run(tmp_path, tiny_model)
     common = dict(root=tmp_path, instruct="tiny_lora", no_chat_template=True, datasets=("gsm8k",),

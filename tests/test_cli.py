@@ -2,10 +2,10 @@
 import argparse
 
 import pytest
-
-from inherent_limits import config
-from inherent_limits.cli_args import str2bool
 from conftest import REPO
+
+from inherent_limits.core.cli_args import str2bool
+from inherent_limits.data import registry
 
 
 @pytest.mark.parametrize("text,value", [("True", True), ("False", False),
@@ -33,9 +33,9 @@ def test_list_tasks_prints_one_line_per_task(cli):
     out = cli(["create_prompts.py", "--list_tasks"])
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    for task, spec in config.TASKS.items():
+    for task, spec in registry.TASKS.items():
         line = next(l for l in lines if l.split()[:1] == [task])
-        assert config.group_of(task) in line and spec.source in line and line.rstrip().endswith("yes")
+        assert registry.group_of(task) in line and spec.source in line and line.rstrip().endswith("yes")
 
 
 def test_help_explains_every_flag(cli):

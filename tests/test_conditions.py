@@ -3,9 +3,16 @@ import random
 
 import pytest
 
-from inherent_limits.errors import UserError
-from inherent_limits.test_sets import (condition_of, cut_after_answer, example_block, gold_examples,
-                                       remove_instructions, renumber, sample_indices)
+from inherent_limits.core.errors import UserError
+from inherent_limits.evaluation.test_sets import (
+    condition_of,
+    cut_after_answer,
+    example_block,
+    gold_examples,
+    remove_instructions,
+    renumber,
+    sample_indices,
+)
 
 TRAIN_TEXT = ("<s>[INST] <<SYS>>\nsolve\n<</SYS>>\n\nPremise: p\nHypothesis: h[/INST]\n\n"
               "Example 1:\nPremise 1: a\nHypothesis 1: b\nAnswer 1: yes\n\n"

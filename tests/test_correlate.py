@@ -7,10 +7,18 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from inherent_limits import correlation as corr
-from inherent_limits.csv_logs import BERTSCORE_COLUMNS, BERTSCORE_LOG, EVAL_COLUMNS, EVAL_LOG, TRAIN_COLUMNS, \
-    TRAIN_LOG, append_row, read_log
-from inherent_limits.errors import UserError
+from inherent_limits.analysis import correlation as corr
+from inherent_limits.core.csv_logs import (
+    BERTSCORE_COLUMNS,
+    BERTSCORE_LOG,
+    EVAL_COLUMNS,
+    EVAL_LOG,
+    TRAIN_COLUMNS,
+    TRAIN_LOG,
+    append_row,
+    read_log,
+)
+from inherent_limits.core.errors import UserError
 
 MODEL, OTHER = "org/Model-A", "org/Model-B"
 # six accuracy tasks: gold_pipeline score, flan_direct score

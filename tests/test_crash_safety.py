@@ -13,14 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run_cli
-from inherent_limits import correlation as corr
-from inherent_limits import csv_logs
-from inherent_limits.crash_points import CRASH_ENV
-from inherent_limits.errors import UserError
-from inherent_limits.io_utils import atomic_dir, leftovers
-from inherent_limits.response_files import read_responses
+
+from inherent_limits.analysis import correlation as corr
+from inherent_limits.core import csv_logs
+from inherent_limits.core.atomic_files import atomic_dir, leftovers
+from inherent_limits.core.crash_points import CRASH_ENV
+from inherent_limits.core.errors import UserError
+from inherent_limits.evaluation.response_files import read_responses
 
 DATASET = Path("data", "flan_prompts", "cola", "16")  # a train+val DatasetDict: train.py reads it as a mixture
 TRAIN = ["--model", "tiny", "--batch_size", "2", "--max_length", "256", "--gradient_checkpointing", "False",
@@ -35,8 +35,8 @@ def data_root(tiny_model, tmp_path_factory):
     """cola built for training (16 rows) and testing."""
     import datasets
 
-    from inherent_limits.build_datasets import BuildRequest, build_task
-    from inherent_limits.prompt_builder import PromptBuilder
+    from inherent_limits.prompts.builder import PromptBuilder
+    from inherent_limits.prompts.task_datasets import BuildRequest, build_task
     datasets.disable_progress_bars()
     root = tmp_path_factory.mktemp("crash_data")
     builder = PromptBuilder.from_files()
@@ -155,7 +155,7 @@ def test_resumed_run_logs_the_whole_runs_loss_and_runtime(torn, trained):
     (lambda c: _cut(c / "adapter_model.safetensors"), "adapter_model.safetensors truncated"),
 ])
 def test_checkpoint_problems_are_named(tear, problem, trained, tmp_path):
-    from inherent_limits.training import checkpoint_problem, last_checkpoint
+    from inherent_limits.training.lora import checkpoint_problem, last_checkpoint
     run = tmp_path / "run"
     for step in (2, 4):
         shutil.copytree(trained[0] / "saved_models" / "ref" / f"checkpoint-{step}", run / f"checkpoint-{step}")
@@ -259,7 +259,7 @@ def test_append_row_once_appends_a_key_once(tmp_path):
 
 # --- --overwrite and temporaries -------------------------------------------------------------
 
-_SAVE = ("import sys, datasets\nfrom pathlib import Path\nfrom inherent_limits.io_utils import save_dataset\n"
+_SAVE = ("import sys, datasets\nfrom pathlib import Path\nfrom inherent_limits.core.atomic_files import save_dataset\n"
          "d = datasets.Dataset.from_dict({'text': [sys.argv[2]] * 4})\n"
          "save_dataset(datasets.DatasetDict(train=d, test=d), Path(sys.argv[1]))\n")
 
@@ -271,7 +271,7 @@ def _save_mixture(target, text, crash=None):
 
 
 def test_kill_between_the_overwrite_renames_is_recovered(tmp_path):
-    from inherent_limits.training import load_mixture
+    from inherent_limits.training.lora import load_mixture
     target = tmp_path / "data" / "x_mixture"
     assert _save_mixture(target, "old").returncode == 0
     killed = _save_mixture(target, "new", crash="overwrite_between_renames")
@@ -285,7 +285,7 @@ def test_kill_between_the_overwrite_renames_is_recovered(tmp_path):
 
 def test_temporaries_of_killed_writers_are_removed_or_named(tmp_path, capsys):
     target = tmp_path / "out"
-    script = ("import os, signal, sys\nfrom pathlib import Path\nfrom inherent_limits.io_utils import atomic_dir\n"
+    script = ("import os, signal, sys\nfrom pathlib import Path\nfrom inherent_limits.core.atomic_files import atomic_dir\n"
               "with atomic_dir(Path(sys.argv[1])) as tmp:\n"
               "    (tmp / 'blob').write_bytes(bytes(2_000_000))\n"
               "    os.kill(os.getpid(), signal.SIGKILL)\n")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from inherent_limits.csv_logs import EVAL_COLUMNS, EVAL_LOG, append_row, log_lock, read_log
-from inherent_limits.errors import UserError
+from inherent_limits.core.csv_logs import EVAL_COLUMNS, EVAL_LOG, append_row, log_lock, read_log
+from inherent_limits.core.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -136,7 +136,7 @@ def test_rewrite_keeps_file_mode_and_lock_is_a_sibling_that_excludes_others(tmp_
     with log_lock(log):
         append_row(log, {"job_id": "job-3"})  # reentrant in the holding thread
         probe = subprocess.run(
-            [sys.executable, "-c", "import sys; from inherent_limits.csv_logs import log_lock\n"
+            [sys.executable, "-c", "import sys; from inherent_limits.core.csv_logs import log_lock\n"
              "with log_lock(sys.argv[1], timeout=0.2): pass", str(log)],
             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert probe.returncode != 0 and "timed out after 0.2 s waiting for the lock" in probe.stderr
@@ -153,7 +153,7 @@ def test_bad_column_names_are_rejected(tmp_path):
 
 _WORKER = r"""
 import os, sys, time
-from inherent_limits.csv_logs import EVAL_COLUMNS, append_row
+from inherent_limits.core.csv_logs import EVAL_COLUMNS, append_row
 log, k, rows, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 open(f"{go}.ready-{k}", "w").close()
 while not os.path.exists(go):

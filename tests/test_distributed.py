@@ -5,12 +5,11 @@ import sys
 
 import pandas as pd
 import pytest
-
-from inherent_limits.build_datasets import BuildRequest, build_task
-from inherent_limits.mixtures import make_mixture
-from inherent_limits.prompt_builder import PromptBuilder
-
 from conftest import REPO
+
+from inherent_limits.prompts.builder import PromptBuilder
+from inherent_limits.prompts.mixtures import make_mixture
+from inherent_limits.prompts.task_datasets import BuildRequest, build_task
 
 
 @pytest.mark.slow

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from inherent_limits import config
-from inherent_limits.data_utils import canonical_rows, load_task, read_raw
-from inherent_limits.errors import UserError
+from inherent_limits.core.errors import UserError
+from inherent_limits.data import registry
+from inherent_limits.data.loading import canonical_rows, load_task, read_raw
 
 
 def _fails_cleanly(cli, args, root, expect):
@@ -57,7 +57,7 @@ def test_missing_manual_download_says_what_and_where(cli, tmp_path):
 
 
 def test_bad_label_value_is_reported_with_row():
-    spec = config.TASKS["rte"]
+    spec = registry.TASKS["rte"]
     with pytest.raises(UserError, match=r"task rte: row 2 of f.jsonl"):
         canonical_rows(spec, "f.jsonl", [(1, {"sentence1": "a", "sentence2": "b", "label": 0}),
                                          (2, {"sentence1": "a", "sentence2": "b", "label": 7})])
@@ -78,7 +78,7 @@ def test_hub_path_streams_a_hub_style_dataset(tmp_path):
     repo.mkdir()
     rows = [{"premise": f"p{i}", "hypothesis": f"h{i}", "label": i % 3} for i in range(5)]
     (repo / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    spec = dataclasses.replace(config.TASKS["snli"], hub_path=str(repo))
+    spec = dataclasses.replace(registry.TASKS["snli"], hub_path=str(repo))
     source, numbered = read_raw(spec, "train", data_dir=None, manual_dir=None)
     out = canonical_rows(spec, source, numbered)
-    assert source.startswith("hub:") and [r["label"] for r in out][:3] == list(config.NLI3)
+    assert source.startswith("hub:") and [r["label"] for r in out][:3] == list(registry.NLI3)

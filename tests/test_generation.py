@@ -5,14 +5,25 @@ import json
 import pytest
 import torch
 
-from inherent_limits import generation
-from inherent_limits.data_utils import BUNDLED_RAW
-from inherent_limits.errors import UserError
-from inherent_limits.generation import (HFBackend, VLLMEngine, VLLMSettings, adapter_rank, default_max_new_tokens,
-                                        engine_lora_rank, llm_kwargs, lora_request_args, make_backend,
-                                        max_lora_rank, prompt_length_error, resolve_dtype, sampling_kwargs)
-from inherent_limits.modeling import load_model, load_tokenizer
-
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.loading import BUNDLED_RAW
+from inherent_limits.evaluation import generation
+from inherent_limits.evaluation.generation import (
+    HFBackend,
+    VLLMEngine,
+    VLLMSettings,
+    adapter_rank,
+    default_max_new_tokens,
+    engine_lora_rank,
+    llm_kwargs,
+    lora_request_args,
+    make_backend,
+    max_lora_rank,
+    prompt_length_error,
+    resolve_dtype,
+    sampling_kwargs,
+)
+from inherent_limits.models.loading import load_model, load_tokenizer
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 

@@ -7,10 +7,15 @@ import sacrebleu
 import scipy.stats
 import sklearn.metrics
 
-from inherent_limits.config import TASKS
-from inherent_limits.errors import UserError
-from inherent_limits.metrics import (METRICS, compute_metrics, metric_columns, primary_column,
-                                     word_edit_distance)
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.registry import TASKS
+from inherent_limits.evaluation.metrics import (
+    METRICS,
+    compute_metrics,
+    metric_columns,
+    primary_column,
+    word_edit_distance,
+)
 
 NO_YES = ["no", "yes"]
 

@@ -1,13 +1,13 @@
 """Mixing rates, the setups' task sets, and a real mixture built from bundled-data datasets."""
 import pytest
 from datasets import load_from_disk
-
-from inherent_limits import config
-from inherent_limits.build_datasets import BuildRequest, build_task
-from inherent_limits.errors import UserError
-from inherent_limits.mixtures import make_mixture, mixing_rates
-from inherent_limits.prompt_builder import PromptBuilder
 from reference_facts import REFERENCE_DEFAULT_MIXTURE, REFERENCE_SETUP_SIZES
+
+from inherent_limits.core.errors import UserError
+from inherent_limits.data import registry
+from inherent_limits.prompts.builder import PromptBuilder
+from inherent_limits.prompts.mixtures import make_mixture, mixing_rates
+from inherent_limits.prompts.task_datasets import BuildRequest, build_task
 
 
 def test_rates_follow_the_formula():
@@ -16,10 +16,10 @@ def test_rates_follow_the_formula():
 
 
 def test_setups_yield_the_reference_task_sets():
-    assert config.mixture_tasks("default") == REFERENCE_DEFAULT_MIXTURE
-    assert {s: len(config.mixture_tasks(s)) for s in REFERENCE_SETUP_SIZES} == REFERENCE_SETUP_SIZES
-    assert config.mixture_tasks("setup4") == ["mnli"]
-    assert "dpr_raw" in config.mixture_tasks("setup7") and "winogrande" not in config.mixture_tasks("setup6")
+    assert registry.mixture_tasks("default") == REFERENCE_DEFAULT_MIXTURE
+    assert {s: len(registry.mixture_tasks(s)) for s in REFERENCE_SETUP_SIZES} == REFERENCE_SETUP_SIZES
+    assert registry.mixture_tasks("setup4") == ["mnli"]
+    assert "dpr_raw" in registry.mixture_tasks("setup7") and "winogrande" not in registry.mixture_tasks("setup6")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def root(tmp_path_factory):
     request = BuildRequest(custom=False, dataset_type="train+val", num_data=8, data_dir="bundled",
                            manual_dir="bundled")
     builder = PromptBuilder.from_files()
-    for task in config.mixture_tasks("setup1"):
+    for task in registry.mixture_tasks("setup1"):
         build_task(task, root, request, builder)
     return root
 
@@ -36,7 +36,7 @@ def root(tmp_path_factory):
 def test_mixture_is_built_seeded_and_split(root):
     path, rates = make_mixture(root, "flan_prompts", "1", num_datapoints=8)
     assert path == root / "data" / "flan_prompts_mixture_setup1"
-    assert [t for t, _ in rates] == config.mixture_tasks("setup1")
+    assert [t for t, _ in rates] == registry.mixture_tasks("setup1")
     assert sum(r for _, r in rates) == pytest.approx(1.0)
     mixed = load_from_disk(str(path))
     assert sorted(mixed) == ["test", "train"] and len(mixed["test"]) >= 1

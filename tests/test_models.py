@@ -7,11 +7,10 @@ import sys
 import pytest
 import torch
 
-from inherent_limits import config
-from inherent_limits.errors import UserError
-from inherent_limits.modeling import (adapter_config, device_name, load_model, load_tokenizer,
-                                      resolve_model_name)
-from inherent_limits.tiny_model import CACHE_ENV, ensure_tiny_model, tiny_model_dir
+from inherent_limits.core.errors import UserError
+from inherent_limits.data import registry
+from inherent_limits.models.loading import adapter_config, device_name, load_model, load_tokenizer, resolve_model_name
+from inherent_limits.models.tiny import CACHE_ENV, ensure_tiny_model, tiny_model_dir
 
 STUDY_TEXTS = [
     "<s>[INST] <<SYS>>\nSolve the task below and give your result on one line in the form "
@@ -94,7 +93,7 @@ def test_ensure_tiny_model_is_idempotent(tiny_cache):
 
 @pytest.mark.slow
 def test_ensure_tiny_model_is_safe_for_concurrent_processes(tmp_path):
-    code = "from inherent_limits.tiny_model import ensure_tiny_model; print(ensure_tiny_model())"
+    code = "from inherent_limits.models.tiny import ensure_tiny_model; print(ensure_tiny_model())"
     env = dict(os.environ, **{CACHE_ENV: str(tmp_path)})
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -109,7 +108,7 @@ def test_ensure_tiny_model_is_safe_for_concurrent_processes(tmp_path):
 
 
 def test_resolve_model_name(tiny_cache, tmp_path):
-    assert resolve_model_name(config.TINY_MODEL) == str(tiny_cache)
+    assert resolve_model_name(registry.TINY_MODEL) == str(tiny_cache)
     assert resolve_model_name(str(tmp_path)) == str(tmp_path)
     assert resolve_model_name("org/some-model") == "org/some-model"
     assert resolve_model_name(None, 0) == "mistralai/Mistral-7B-v0.1"

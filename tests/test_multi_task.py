@@ -4,11 +4,11 @@ import shutil
 
 import pytest
 
-from inherent_limits import csv_logs
-from inherent_limits.build_datasets import BuildRequest, build_task
-from inherent_limits.evaluation import CallProgress, EvalRequest, run_evaluation, run_many
-from inherent_limits.prompt_builder import PromptBuilder
-from inherent_limits.response_files import read_responses
+from inherent_limits.core import csv_logs
+from inherent_limits.evaluation.response_files import read_responses
+from inherent_limits.evaluation.runner import CallProgress, EvalRequest, run_evaluation, run_many
+from inherent_limits.prompts.builder import PromptBuilder
+from inherent_limits.prompts.task_datasets import BuildRequest, build_task
 
 pytestmark = pytest.mark.slow
 TASKS = ("cola", "wic")

@@ -1,5 +1,5 @@
 """Preprocessing of hand-written raw rows in the hub's schema: exact canonical values."""
-from inherent_limits.config import TASKS
+from inherent_limits.data.registry import TASKS
 
 
 def pre(task, row):

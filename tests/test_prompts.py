@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 from datasets import load_from_disk
 
-from inherent_limits.build_datasets import BuildRequest, build_rows, build_task, num_datapoints
-from inherent_limits.config import TASKS
-from inherent_limits.data_utils import load_task_rows, split_halves
-from inherent_limits.prompt_builder import PromptBuilder, Variant
+from inherent_limits.data.loading import load_task_rows, split_halves
+from inherent_limits.data.registry import TASKS
+from inherent_limits.prompts.builder import PromptBuilder, Variant
+from inherent_limits.prompts.task_datasets import BuildRequest, build_rows, build_task, num_datapoints
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RAW = {
@@ -171,8 +171,8 @@ def test_same_seed_same_datasets_and_other_seed_differs():
 
 
 def test_relevance_examples_come_from_another_cluster_of_the_same_category():
-    from inherent_limits.build_datasets import relevance_task
-    from inherent_limits.config import category_of, cluster_of
+    from inherent_limits.data.registry import category_of, cluster_of
+    from inherent_limits.prompts.task_datasets import relevance_task
     for seed in range(20):
         other = relevance_task(TASKS["rte"], random.Random(seed))
         assert cluster_of(other) != "nli" and category_of(cluster_of(other)) == "nlu"

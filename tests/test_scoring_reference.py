@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from inherent_limits import csv_logs
-from inherent_limits.answers import extract_answer
-from inherent_limits.config import get_task
-from inherent_limits.evaluation import EvalRequest, answer_settings, score
-from inherent_limits.response_files import response_row, write_responses
+from inherent_limits.core import csv_logs
+from inherent_limits.data.registry import get_task
+from inherent_limits.evaluation.answers import extract_answer
+from inherent_limits.evaluation.response_files import response_row, write_responses
+from inherent_limits.evaluation.runner import EvalRequest, answer_settings, score
 
 DATA = json.loads((Path(__file__).parent / "fixtures" / "scoring_reference.json").read_text(encoding="utf-8"))
 YES_NO = ["yes", "no"]

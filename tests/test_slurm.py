@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas
 import pytest
 
-from inherent_limits import csv_logs
+from inherent_limits.core import csv_logs
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 REPO = Path(__file__).resolve().parent.parent

@@ -9,16 +9,16 @@ import json
 
 import pytest
 
-from inherent_limits import csv_logs
-from inherent_limits.build_datasets import BuildRequest, build_task
-from inherent_limits.config import mixture_tasks
-from inherent_limits.errors import UserError
-from inherent_limits.evaluation import EvalRequest, rescore, run_evaluation
-from inherent_limits.mixtures import make_mixture
-from inherent_limits.prompt_builder import PromptBuilder
-from inherent_limits.response_files import Progress, read_responses
-from inherent_limits.test_sets import CONDITIONS
-from inherent_limits.training import TrainRequest, train
+from inherent_limits.core import csv_logs
+from inherent_limits.core.conditions import CONDITIONS
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.registry import mixture_tasks
+from inherent_limits.evaluation.response_files import Progress, read_responses
+from inherent_limits.evaluation.runner import EvalRequest, rescore, run_evaluation
+from inherent_limits.prompts.builder import PromptBuilder
+from inherent_limits.prompts.mixtures import make_mixture
+from inherent_limits.prompts.task_datasets import BuildRequest, build_task
+from inherent_limits.training.lora import TrainRequest, train
 
 pytestmark = pytest.mark.slow
 TASKS = ("cola", "aeslc", "logical_deduction")
@@ -149,7 +149,7 @@ def test_gold_pipeline_prompts_carry_gold_examples(evaluated):
 
 
 def test_adapter_changes_greedy_output(study, tiny):
-    from inherent_limits.generation import make_backend
+    from inherent_limits.evaluation.generation import make_backend
     root, runs = study
     prompts = [r["text"] for r in read_responses_of_test_set(root)]
     base = make_backend("hf", tiny, batch_size=4, max_new_tokens=16).generate(prompts, progress=False)
@@ -167,7 +167,7 @@ def read_responses_of_test_set(root):
 def test_interrupted_evaluation_resumes(study):
     root, _ = study
     req = _request(root, "cola", "base_zero_shot", seed=7, bertscore=False)
-    from inherent_limits.evaluation import base_model_of, progress_key, response_folder
+    from inherent_limits.evaluation.runner import base_model_of, progress_key, response_folder
     progress = Progress(response_folder(req) / f".partial-{progress_key(req, base_model_of(req))}.jsonl")
     progress.add([(0, "RESUMED-0"), (2, "RESUMED-2")])
     row = run_evaluation(req)

@@ -1,10 +1,10 @@
 """Template files are parsed, never executed; the shipped wording covers every task family."""
 import pytest
 
-from inherent_limits.config import TASKS
-from inherent_limits.errors import UserError
-from inherent_limits.prompt_builder import PromptBuilder
-from inherent_limits.templates import check_placeholders, placeholders, read_patterns
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.registry import TASKS
+from inherent_limits.prompts.builder import PromptBuilder
+from inherent_limits.prompts.templates import check_placeholders, placeholders, read_patterns
 
 
 def test_shipped_templates_cover_every_family_with_valid_placeholders():

@@ -13,17 +13,16 @@ import shutil
 
 import pytest
 
-from inherent_limits import csv_logs
-from inherent_limits.build_datasets import BuildRequest, build_task
-from inherent_limits.config import mixture_tasks
-from inherent_limits.errors import UserError
-from inherent_limits.evaluation import EvalRequest, load_items, run_evaluation
-from inherent_limits.config import get_task
-from inherent_limits.generation import VLLMEngine, VLLMSettings, make_backend
-from inherent_limits.mixtures import make_mixture
-from inherent_limits.prompt_builder import PromptBuilder
-from inherent_limits.response_files import read_responses
-from inherent_limits.training import TrainRequest, train
+from inherent_limits.core import csv_logs
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.registry import get_task, mixture_tasks
+from inherent_limits.evaluation.generation import VLLMEngine, VLLMSettings, make_backend
+from inherent_limits.evaluation.response_files import read_responses
+from inherent_limits.evaluation.runner import EvalRequest, load_items, run_evaluation
+from inherent_limits.prompts.builder import PromptBuilder
+from inherent_limits.prompts.mixtures import make_mixture
+from inherent_limits.prompts.task_datasets import BuildRequest, build_task
+from inherent_limits.training.lora import TrainRequest, train
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 TASKS = ("cola", "aeslc", "wic", "copa")            # 10 bundled test items each

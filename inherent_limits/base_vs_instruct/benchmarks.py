@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..errors import UserError, close_names
+from inherent_limits.core.errors import UserError, close_names
 
 ANSWER_KINDS = ("gsm8k", "math", "medcalc")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from ..errors import UserError
+from inherent_limits.core.errors import UserError
 
 DECODINGS = ("cot", "sample", "greedy")
 

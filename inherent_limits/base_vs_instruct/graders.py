@@ -17,13 +17,12 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from ..errors import UserError
-from . import medcalc_rules
-from .benchmarks import MathBench
-from .extraction import STOP_STRINGS, cut_at_stops
-from .hendrycks import is_equiv
-from .items import Item
-from . import mathverify
+from inherent_limits.base_vs_instruct import mathverify, medcalc_rules
+from inherent_limits.base_vs_instruct.benchmarks import MathBench
+from inherent_limits.base_vs_instruct.extraction import STOP_STRINGS, cut_at_stops
+from inherent_limits.base_vs_instruct.hendrycks import is_equiv
+from inherent_limits.base_vs_instruct.items import Item
+from inherent_limits.core.errors import UserError
 
 GRADERS = ("standard", "math_verify")
 

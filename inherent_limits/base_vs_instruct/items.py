@@ -8,10 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ..config import DATA_DIR_ENV
-from ..data_utils import BUNDLED_RAW, local_path, read_jsonl, resolve_dir
-from ..errors import UserError
-from .benchmarks import MathBench, get_bench
+from inherent_limits.base_vs_instruct.benchmarks import MathBench, get_bench
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.loading import BUNDLED_RAW, local_path, read_jsonl, resolve_dir
+from inherent_limits.data.registry import DATA_DIR_ENV
 
 _CALCULATOR_NOTE = re.compile(r"<<[^<>]*>>")
 

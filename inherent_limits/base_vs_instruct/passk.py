@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..errors import UserError
+from inherent_limits.core.errors import UserError
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..errors import UserError
-from .benchmarks import MathBench
-from .items import Item
+from inherent_limits.base_vs_instruct.benchmarks import MathBench
+from inherent_limits.base_vs_instruct.items import Item
+from inherent_limits.core.errors import UserError
 
 PROMPTINGS = ("zero_shot", "few_shot")
 

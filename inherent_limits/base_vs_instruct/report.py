@@ -14,9 +14,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ..errors import UserError
-from ..io_utils import atomic_dir
-from .passk import pass_at_k, ranked_pass_at_k
+from inherent_limits.base_vs_instruct.passk import pass_at_k, ranked_pass_at_k
+from inherent_limits.base_vs_instruct.samples import read_samples
+from inherent_limits.core.atomic_files import atomic_dir
+from inherent_limits.core.errors import UserError
 
 GROUP = ("pair", "model", "model_kind", "dataset", "prompting", "n_shots", "decoding", "decoding_settings")
 PERTURBED = {"math500": "math_perturb_hard"}
@@ -230,8 +231,6 @@ def _curves(metrics: list[dict], dataset: str, path: Path) -> None:
 
 def write_report(samples_path: Path, out: Optional[Path] = None) -> dict:
     """Rebuild report.md and the pass@k PNGs from a per-sample log (atomically replaces `out`)."""
-    from .runner import read_samples
-
     samples_path = Path(samples_path)
     rows = read_samples(samples_path)
     if not rows:

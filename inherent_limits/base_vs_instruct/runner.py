@@ -9,39 +9,33 @@ interrupted run resumes item by item; `rescore` re-extracts and re-grades sample
 """
 from __future__ import annotations
 
-import csv
 import gc
 import hashlib
 import json
 import os
 import re
-import uuid
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
-from .. import csv_logs
-from ..errors import UserError
-from ..modeling import has_tokenizer, load_model, load_tokenizer, resolve_model_name
-from ..run_info import git_hash
-from . import extraction
-from .benchmarks import BENCHMARKS, get_bench
-from .decoding import DECODINGS, DecodeSettings, HFDecoder, Sample, confidence
-from .items import fewshot_exemplars, load_items
-from .prompts import PROMPTINGS, check_chat_template, prompt_ids
+from inherent_limits.base_vs_instruct import extraction
+from inherent_limits.base_vs_instruct.benchmarks import BENCHMARKS, get_bench
+from inherent_limits.base_vs_instruct.decoding import DECODINGS, DecodeSettings, HFDecoder, Sample, confidence
+from inherent_limits.base_vs_instruct.items import fewshot_exemplars, load_items
+from inherent_limits.base_vs_instruct.prompts import PROMPTINGS, check_chat_template, prompt_ids
+from inherent_limits.base_vs_instruct.report import group_metrics, write_report
+from inherent_limits.base_vs_instruct.samples import SAMPLE_COLUMNS, SAMPLES, read_samples, sample_key, write_samples
+from inherent_limits.core import csv_logs
+from inherent_limits.core.errors import UserError
+from inherent_limits.core.run_info import RUN_INFO, git_hash
+from inherent_limits.models.loading import has_tokenizer, load_model, load_tokenizer, resolve_model_name
 
 SUMMARY_LOG = "base_vs_instruct_logs.csv"
-SAMPLES = "samples.csv"
 DEFAULT_PASS_K = (1, 5, 10, 20)
 VLLM_ITEMS_PER_CALL = 64  # vLLM: the prompts of this many items go to the engine together
-SAMPLE_KEY = ("dataset", "item_id", "model", "model_kind", "decoding", "decoding_settings", "prompting",
-              "n_shots", "seed", "sample_index")
-SAMPLE_COLUMNS = ("job_id", "pair", *SAMPLE_KEY, "backend", "first_token", "response", "extracted",
-                  "confidence")
 SUMMARY_COLUMNS = ("job_id", "seed", "pair", "model", "model_kind", "dataset", "dataset_version", "prompting",
                    "n_shots", "decoding", "decoding_settings", "grader", "n_items", "n")
-RUN_INFO = "run_info.json"
 
 
 @dataclass(frozen=True)
@@ -183,7 +177,7 @@ class Decoders:
     def _build(self, side: ModelSide, tokenizer):
         if self.req.backend == "hf":
             return HFDecoder(load_model(side.path, adapter=side.adapter), tokenizer)
-        from .vllm_engine import vllm_decoder
+        from inherent_limits.base_vs_instruct.vllm_engine import vllm_decoder
         return vllm_decoder(self.req, side, self.sides, tokenizer, self.engines)
 
 
@@ -196,46 +190,13 @@ def out_dir(req: StudyRequest, sides: dict[str, ModelSide]) -> Path:
     return Path(req.root) / "base_vs_instruct" / name
 
 
-def read_samples(path: Path) -> list[dict]:
-    """The rows of a per-sample log as strings (no type guessing: answers stay as written)."""
-    if not path.is_file():
-        return []
-    with csv_logs.log_lock(path):
-        with open(path, newline="", encoding="utf-8") as handle:
-            try:
-                return [row for row in csv.DictReader(handle, strict=True)]
-            except csv.Error as err:
-                raise UserError(f"cannot parse the per-sample log {path}: {err}") from None
-
-
-def write_samples(path: Path, rows: list[dict]) -> None:
-    """Replace a per-sample log with `rows` (temporary file, then rename; under its lock)."""
-    header = list(dict.fromkeys(name for row in rows for name in row))
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
-    with csv_logs.log_lock(path):
-        try:
-            with open(tmp, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, header, lineterminator="\n", quoting=csv.QUOTE_ALL)
-                writer.writeheader()
-                writer.writerows(rows)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-
-def sample_key(row: dict) -> tuple:
-    return tuple(str(row[name]) for name in SAMPLE_KEY)
-
-
 # ---- grading ---------------------------------------------------------------------------------------
 
 class Grading:
     """Extraction (regex, or an extractor model) and every grader, applied to one response."""
 
     def __init__(self, graders: tuple[str, ...], extractor: Optional[str] = None):
-        from .graders import GRADERS
+        from inherent_limits.base_vs_instruct.graders import GRADERS
 
         unknown = [g for g in graders if g not in GRADERS]
         if unknown or not graders:
@@ -246,7 +207,7 @@ class Grading:
 
     def grade(self, bench, item, response: str) -> tuple[Optional[extraction.Extracted], dict]:
         """The regex extraction (its span gives CoT confidence) and the row cells of the answer and grades."""
-        from .graders import grade
+        from inherent_limits.base_vs_instruct.graders import grade
 
         found = extraction.extract(bench.answer_kind, response)
         answer = found.answer if found else None
@@ -335,7 +296,6 @@ def load_all_items(req: StudyRequest) -> dict[str, list]:
 
 def run_study(req: StudyRequest) -> dict:
     """Generate (resuming), grade and log every sample; append summary rows; rebuild the report."""
-    from .report import write_report
 
     sides = resolve_sides(req)
     unknown = [s for s in req.sides if s not in ("base", "instruct")]
@@ -453,7 +413,6 @@ def this_run(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSide], i
 def append_summary(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSide], ks: dict,
                    rescored: bool = False) -> int:
     """One summary row per model, dataset, prompting, decoding and grader in `rows`."""
-    from .report import group_metrics
 
     provenance = {"backend": req.backend, "extractor": req.extractor, "rescored": rescored, "git_hash": git_hash(),
                   **versions(), "samples_file": str(out_dir(req, sides) / SAMPLES)}
@@ -468,7 +427,6 @@ def append_summary(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSi
 
 def rescore(req: StudyRequest) -> dict:
     """Re-extract and re-grade every row of the per-sample log with --graders; no generation."""
-    from .report import write_report
 
     sides = resolve_sides(req)
     grading = Grading(tuple(req.graders), req.extractor)

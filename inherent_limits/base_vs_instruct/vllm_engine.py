@@ -1,8 +1,8 @@
 """vLLM engines for the study: the project's engine arguments plus what CoT decoding needs."""
 from __future__ import annotations
 
-from ..generation import VLLMSettings, import_vllm, llm_kwargs, lora_request_args
-from .decoding import VLLMDecoder
+from inherent_limits.base_vs_instruct.decoding import VLLMDecoder
+from inherent_limits.evaluation.generation import VLLMSettings, import_vllm, llm_kwargs, lora_request_args
 
 
 def engine_kwargs(req, model: str, adapter) -> dict:

@@ -65,8 +65,8 @@ evaluate() {  # evaluate "TASK..." FLAG...: one test.py run (one model load) on 
 buildable_tasks() {  # buildable_tasks TASK...: those create_prompts.py builds (not BigBench/GSM8K); checks names
     python - "$@" <<'PY'
 import sys
-from inherent_limits.config import get_task
-from inherent_limits.errors import run_cli
+from inherent_limits.data.registry import get_task
+from inherent_limits.core.errors import run_cli
 run_cli(lambda: print(" ".join(t for t in sys.argv[1:] if get_task(t).template_family)))
 PY
 }

@@ -1,4 +1,4 @@
-"""What ran: the job id every log row carries, and the code version."""
+"""What ran: the job id every log row carries, the code version, and a finished run's info file."""
 from __future__ import annotations
 
 import os
@@ -6,6 +6,8 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Optional
+
+RUN_INFO = "run_info.json"  # written last into saved_models/<run>/: a run folder without it is unfinished
 
 
 def job_id(explicit: Optional[str] = None) -> str:

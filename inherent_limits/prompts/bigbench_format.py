@@ -21,9 +21,8 @@ import re
 import string
 from typing import Optional, Sequence
 
-from .answers import LETTER_FORMATS
-from .config import BB_FORMATS, TaskSpec
-from .errors import UserError
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.registry import BB_FORMATS, LETTER_FORMATS, TaskSpec
 
 _QUOTED = re.compile(r'(".+")+')             # a run of quoted text on one line
 _QUOTED_AT_LINE = re.compile(r'\n(".+")+')   # strange_stories: its stories quote speech

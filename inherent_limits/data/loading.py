@@ -22,11 +22,11 @@ import random
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-from .config import DATA_DIR_ENV, MANUAL_DIR_ENV, STREAM_CUTOFF, TaskSpec, get_task
-from .errors import UserError
-from .preprocess import RowError
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.preprocess import RowError
+from inherent_limits.data.registry import DATA_DIR_ENV, MANUAL_DIR_ENV, STREAM_CUTOFF, TaskSpec, get_task
 
-BUNDLED_ROOT = Path(__file__).resolve().parent / "bundled_data"
+BUNDLED_ROOT = Path(__file__).resolve().parent / "bundled"
 BUNDLED_RAW = BUNDLED_ROOT / "raw"
 BUNDLED_MANUAL = BUNDLED_ROOT / "manual_downloads"
 HALVES_SEED = 25  # the reference's fixed seed for the SampleGen partition

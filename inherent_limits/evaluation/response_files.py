@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .errors import UserError
+from inherent_limits.core.errors import UserError
 
 OPTION_SEP = "###"
 

@@ -13,10 +13,10 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from .errors import UserError
+from inherent_limits.core.errors import UserError
 
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
-DEFAULT_PATTERNS = Path(__file__).resolve().parent / "prompts" / "flan_patterns.py"
+DEFAULT_PATTERNS = Path(__file__).resolve().parent / "flan_patterns.py"
 
 Patterns = dict[str, list[tuple[str, str]]]
 

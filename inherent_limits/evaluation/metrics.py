@@ -34,7 +34,7 @@ import sklearn.metrics
 from rouge_score import rouge_scorer
 from tqdm import tqdm
 
-from .errors import UserError
+from inherent_limits.core.errors import UserError
 
 INVALID = -1            # class index of a prediction that is none of the item's options
 UNPARSABLE_FLOAT = -1.0  # T5's string_to_float default

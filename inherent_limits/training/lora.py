@@ -31,14 +31,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from . import checks, csv_logs
-from .config import PROMPTS_TYPES
-from .crash_points import crash_point
-from .errors import UserError
-from .io_utils import host_tag, pid_alive, recover
-from .run_info import git_hash
+from inherent_limits.core import checks, csv_logs
+from inherent_limits.core.atomic_files import host_tag, pid_alive, recover
+from inherent_limits.core.crash_points import crash_point
+from inherent_limits.core.errors import UserError
+from inherent_limits.core.run_info import RUN_INFO, git_hash
+from inherent_limits.data.registry import PROMPTS_TYPES
 
-RUN_INFO = "run_info.json"
 JOURNAL = "pending_log_row.json"   # the run's train_logs.csv row, until it is logged
 TOTALS = "run_totals.json"         # in each checkpoint: loss sum and training seconds up to it
 
@@ -332,7 +331,7 @@ def train(req: TrainRequest) -> Path:
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments, set_seed
 
-    from .modeling import device_name, load_model, load_tokenizer, resolve_model_name
+    from inherent_limits.models.loading import device_name, load_model, load_tokenizer, resolve_model_name
 
     train_set, val_set = load_mixture(req.root, req.dataset, req.num_train, req.num_val, req.seed)
     set_seed(req.seed)

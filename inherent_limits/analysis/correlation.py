@@ -27,12 +27,12 @@ import pandas as pd
 import scipy.stats
 from tqdm import tqdm
 
-from . import csv_logs
-from .config import MIXTURE_SETUPS, get_task, group_of, mixture_tasks
-from .errors import UserError
-from .io_utils import atomic_dir
-from .metrics import primary_column
-from .test_sets import BASE_CONDITIONS, CONDITIONS, TUNED_CONDITIONS
+from inherent_limits.core import csv_logs
+from inherent_limits.core.atomic_files import atomic_dir
+from inherent_limits.core.conditions import BASE_CONDITIONS, CONDITIONS, TUNED_CONDITIONS
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.registry import MIXTURE_SETUPS, get_task, group_of, mixture_tasks
+from inherent_limits.evaluation.metrics import primary_column
 
 STATISTICS = {"spearman": scipy.stats.spearmanr, "pearson": scipy.stats.pearsonr,
               "kendall": scipy.stats.kendalltau}

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
-from . import preprocess as pp
-from .errors import UserError, close_names
+from inherent_limits.core.errors import UserError, close_names
+from inherent_limits.data import preprocess as pp
 
 DEFAULT_SEED = 42
 STREAM_CUTOFF = 100_000  # the reference streams at most this many rows per split
@@ -469,6 +469,7 @@ PROMPTS_TYPES: tuple[str, ...] = (
 # Test-time formats of BigBench and GSM8K items (templates.json keys "bigbench-<format>").
 BB_FORMATS: tuple[str, ...] = ("closed", "closed-adv", "plain", "adv",
                                *(f"bad-prompt-{n}" for n in range(1, 7)))
+LETTER_FORMATS: tuple[str, ...] = ("closed-adv", "adv")  # options shown with letters; answers read as letters
 
 
 def mixture_tasks(setup: str = "default") -> list[str]:

@@ -18,9 +18,9 @@ import torch
 from filelock import FileLock
 from tqdm import tqdm
 
-from .data_utils import BUNDLED_RAW
-from .io_utils import atomic_dir
-from .prompt_builder import DEFAULT_PROMPT_TEMPLATES
+from inherent_limits.core.atomic_files import atomic_dir
+from inherent_limits.data.loading import BUNDLED_RAW
+from inherent_limits.prompts.builder import DEFAULT_PROMPT_TEMPLATES
 
 VERSION = 3  # part of the cache path: bump it when the build changes (v3: base-vs-instruct rows)
 CACHE_ENV = "INHERENT_LIMITS_CACHE"

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .config import CLUSTER_CATEGORIES, TASK_CLUSTERS, TaskSpec, category_of, cluster_of, get_task
-from .data_utils import load_task_rows, split_halves
-from .errors import UserError
-from .io_utils import atomic_dir
-from .prompt_builder import PromptBuilder
+from inherent_limits.core.atomic_files import atomic_dir
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.loading import load_task_rows, split_halves
+from inherent_limits.data.registry import CLUSTER_CATEGORIES, TASK_CLUSTERS, TaskSpec, category_of, cluster_of, get_task
+from inherent_limits.prompts.builder import PromptBuilder
 
 VALIDATION_FRACTION = 0.2
 BUILD_INFO = "build_info.json"  # train+val: the --num_datapoints asked for and the rows built

@@ -1,8 +1,8 @@
 """The task table printed by `create_prompts.py --list_tasks`."""
 from __future__ import annotations
 
-from .config import TASKS, group_of
-from .data_utils import bundled_splits
+from inherent_limits.data.loading import bundled_splits
+from inherent_limits.data.registry import TASKS, group_of
 
 
 def task_table() -> str:

@@ -30,16 +30,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
-from . import csv_logs
-from .answers import LETTER_FORMATS, MATCHING_MODES, extract_answer
-from .config import TaskSpec, get_task
-from .crash_points import crash_point
-from .errors import UserError
-from .response_files import Progress, read_responses, response_row, write_responses
-from .run_info import git_hash
-from .training import RUN_INFO
-from .test_sets import (BASE_CONDITIONS, TestItem, bigbench_items, direct_items, gold_pipeline_items,
-                        samplegen_pipeline_items)
+from inherent_limits.core import csv_logs
+from inherent_limits.core.conditions import BASE_CONDITIONS
+from inherent_limits.core.crash_points import crash_point
+from inherent_limits.core.errors import UserError
+from inherent_limits.core.run_info import RUN_INFO, git_hash
+from inherent_limits.data.registry import LETTER_FORMATS, TaskSpec, get_task
+from inherent_limits.evaluation.answers import MATCHING_MODES, extract_answer
+from inherent_limits.evaluation.response_files import Progress, read_responses, response_row, write_responses
+from inherent_limits.evaluation.test_sets import (
+    TestItem,
+    bigbench_items,
+    direct_items,
+    gold_pipeline_items,
+    samplegen_pipeline_items,
+)
 
 
 @dataclass
@@ -155,7 +160,7 @@ def samplegen_response_file(req: EvalRequest) -> tuple[Path, str]:
 
 def load_items(req: EvalRequest, spec: TaskSpec) -> tuple[list[TestItem], Optional[str]]:
     """The condition's test items and, for the SampleGen pipeline, the responses' eval name."""
-    from .prompt_builder import read_prompt_templates
+    from inherent_limits.prompts.builder import read_prompt_templates
     if req.condition == "samplegen_pipeline":
         path, name = samplegen_response_file(req)
         return samplegen_pipeline_items(path, req.num_test, req.seed), name
@@ -182,7 +187,7 @@ def answer_settings(req: EvalRequest, spec: TaskSpec) -> dict:
 
 def score(spec: TaskSpec, rows: list[dict], matching: str = "reference") -> dict[str, float]:
     """Task metrics of response rows (unparsable answers as None) and the unparsable rate."""
-    from .metrics import compute_metrics
+    from inherent_limits.evaluation.metrics import compute_metrics
     predictions = [r["proc_model_response"] if r["parsed"] else None for r in rows]
     result = compute_metrics(spec.metrics, predictions, [r["target"] for r in rows],
                              options=[r["options"] for r in rows], references=[r["references"] for r in rows],
@@ -217,7 +222,7 @@ def new_eval_name() -> str:
 
 
 def vllm_settings(req: EvalRequest):
-    from .generation import VLLMSettings
+    from inherent_limits.evaluation.generation import VLLMSettings
     return VLLMSettings(dtype=req.dtype, max_model_len=req.max_model_len,
                         gpu_memory_utilization=req.gpu_memory_utilization, enforce_eager=req.enforce_eager,
                         max_num_seqs=req.max_num_seqs, tensor_parallel_size=req.tensor_parallel_size,
@@ -226,8 +231,8 @@ def vllm_settings(req: EvalRequest):
 
 def build_backend(req: EvalRequest, base_model: str, adapter: Optional[Path]):
     """The generation backend of a request: its base model (+ adapter) loaded with its settings."""
-    from .generation import make_backend
-    from .modeling import resolve_model_name
+    from inherent_limits.evaluation.generation import make_backend
+    from inherent_limits.models.loading import resolve_model_name
     return make_backend(req.backend, resolve_model_name(base_model), adapter=adapter, batch_size=req.batch_size,
                         max_new_tokens=req.max_new_tokens, tensor_parallel_size=req.tensor_parallel_size,
                         load_in_4bit=req.load_in_4bit, dtype=req.dtype, vllm_settings=vllm_settings(req))
@@ -237,7 +242,7 @@ def _check_lengths(backend, items: list[TestItem], todo: list[int]) -> None:
     """vLLM: refuse prompts that do not fit the engine's context, naming the items (never cut them)."""
     if not hasattr(backend, "too_long"):
         return
-    from .generation import prompt_length_error
+    from inherent_limits.evaluation.generation import prompt_length_error
     too_long = backend.too_long(backend.encode([items[i].text for i in todo]))
     if too_long:
         raise UserError(prompt_length_error([todo[j] for j, _ in too_long], max(n for _, n in too_long),
@@ -281,7 +286,7 @@ def eval_row(req: EvalRequest, spec: TaskSpec, base_model: str, eval_name: str, 
 
 def engine_columns(req: EvalRequest) -> dict:
     """The generation knobs as eval_logs.csv columns: dtype and max_new_tokens (both backends), vLLM's engine knobs."""
-    from .generation import default_max_new_tokens
+    from inherent_limits.evaluation.generation import default_max_new_tokens
     knobs = vllm_settings(req).logged()
     tuned = req.condition not in BASE_CONDITIONS
     columns = {"dtype": knobs.pop("dtype"), "max_new_tokens": req.max_new_tokens or default_max_new_tokens(tuned)}
@@ -299,13 +304,13 @@ def _logged_bertscore(root: Path, eval_name: str) -> Optional[float]:
 @lru_cache(maxsize=2)
 def _scorer(model: str, num_layers: Optional[int]):
     """One BERTScore scorer per encoder in a process: the evaluations of a run_many call share it."""
-    from .bertscore_acc import make_scorer
+    from inherent_limits.evaluation.bertscore_accuracy import make_scorer
     return make_scorer(model, num_layers)
 
 
 def _bertscore(req: EvalRequest, spec: TaskSpec, eval_name: str, response_file: Path, row: dict) -> float:
     """Score the response file and append its bertscore_evals.csv row, unless that row is there."""
-    from .bertscore_acc import log_bertscore, score_response_file
+    from inherent_limits.evaluation.bertscore_accuracy import log_bertscore, score_response_file
     logged = _logged_bertscore(req.root, eval_name)
     if logged is not None:
         return logged
@@ -353,7 +358,7 @@ def run_evaluation(req: EvalRequest, backend=None) -> dict:
     items, samplegen_file = load_items(req, spec)
     bertscore = wants_bertscore(req, spec, items)
     if bertscore:  # fail on a missing BERTScore model before generating
-        from .bertscore_acc import resolve_scorer_model
+        from inherent_limits.evaluation.bertscore_accuracy import resolve_scorer_model
         resolve_scorer_model(req.bertscore_model, req.num_layers)
     for log in (csv_logs.EVAL_LOG, *((csv_logs.BERTSCORE_LOG,) if bertscore else ())):
         csv_logs.check_log(req.root / log)  # a damaged log fails now, not after generating
@@ -395,7 +400,7 @@ def rescore(root: Path, response_file: Path, job: str, answer_matching: Optional
     """Recompute answers and metrics of a response file; rewrite it and append an eval_logs row.
 
     answer_matching: reference or normalised (default: the logged row's, else reference)."""
-    from .bertscore_acc import find_eval_row
+    from inherent_limits.evaluation.bertscore_accuracy import find_eval_row
     eval_name = Path(response_file).stem
     logged = find_eval_row(root, eval_name)
     if logged is None:

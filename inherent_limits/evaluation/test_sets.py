@@ -18,13 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .bigbench_format import format_item, gold_pipeline_item
-from .config import TaskSpec
-from .errors import UserError
+from inherent_limits.core.conditions import BASE_CONDITIONS
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.registry import TaskSpec
+from inherent_limits.prompts.bigbench_format import format_item, gold_pipeline_item
 
-BASE_CONDITIONS = ("base_zero_shot", "gold_pipeline", "samplegen_pipeline")
-TUNED_CONDITIONS = ("flan_direct", "samplegen_direct")
-CONDITIONS = BASE_CONDITIONS + TUNED_CONDITIONS
 _SYSTEM = re.compile(r"<s>\[INST\].*\n<</SYS>>\n", flags=re.DOTALL)
 
 
@@ -188,7 +186,7 @@ def cut_after_answer(response: str) -> str:
 
 def samplegen_pipeline_items(response_file: Path, num_test: Optional[int], seed: int) -> list[TestItem]:
     """Items from a SampleGen model's direct-eval response file."""
-    from .response_files import read_responses
+    from inherent_limits.evaluation.response_files import read_responses
     rows = read_responses(response_file)
     items = [TestItem(cut_after_answer(r["response"]), r["target"], r["options"], r["references"],
                       r["group_id"]) for r in rows]
@@ -202,7 +200,7 @@ def samplegen_pipeline_items(response_file: Path, num_test: Optional[int], seed:
 def bigbench_items(spec: TaskSpec, condition: str, bb_format: str, templates: dict, num_test: Optional[int],
                    seed: int, data_dir, manual_dir, num_inner: int, unified: bool) -> list[TestItem]:
     """BigBench / GSM8K items in a test-time format; the Gold Pipeline adds gold examples."""
-    from .data_utils import load_task_rows
+    from inherent_limits.data.loading import load_task_rows
     rows = load_task_rows(spec.name, "test", data_dir, manual_dir)
     rows = [rows[i] for i in sample_indices(len(rows), num_test, seed)]
     sys_prompt = {"flan_direct": templates.get("sys-prompt-bigbench-flan"),

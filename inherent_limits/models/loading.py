@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from . import config
-from .errors import UserError
+from inherent_limits.core.errors import UserError
+from inherent_limits.data import registry
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 
@@ -18,22 +18,22 @@ def resolve_model_name(model: Optional[str], model_path_idx: Optional[int] = Non
     if model is not None:
         if model_path_idx is not None or model_size_idx is not None:
             raise UserError("pass either --model or --model_path_idx/--model_size_idx, not both")
-        if model == config.TINY_MODEL:
-            from .tiny_model import ensure_tiny_model
+        if model == registry.TINY_MODEL:
+            from inherent_limits.models.tiny import ensure_tiny_model
             return str(ensure_tiny_model())
         return model
     if model_path_idx is None and model_size_idx is None:
         raise UserError('no model given: pass --model (a hub id, a local path or "tiny") '
                         "or --model_path_idx/--model_size_idx")
-    path = _pick("--model_path_idx", model_path_idx or 0, config.MODEL_PATHS)
-    size = _pick("--model_size_idx", model_size_idx or 0, config.MODEL_SIZES)
+    path = _pick("--model_path_idx", model_path_idx or 0, registry.MODEL_PATHS)
+    size = _pick("--model_size_idx", model_size_idx or 0, registry.MODEL_SIZES)
     return path.format(size=size)
 
 
 def base_model_name(model: Optional[str], model_path_idx: Optional[int] = None,
                     model_size_idx: Optional[int] = None) -> str:
     """The base model as logs and run info name it: "tiny" stays "tiny" (its path is per machine)."""
-    if model == config.TINY_MODEL and model_path_idx is None and model_size_idx is None:
+    if model == registry.TINY_MODEL and model_path_idx is None and model_size_idx is None:
         return model
     return resolve_model_name(model, model_path_idx, model_size_idx)
 

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from .errors import UserError
+from inherent_limits.core.errors import UserError
 
 _READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -87,7 +87,7 @@ def os_error(path, err: OSError) -> UserError:
 
 def usable_log(path: Path) -> None:
     """A run log that exists must be a writable file that parses; checked before the work it records."""
-    from .csv_logs import check_log
+    from inherent_limits.core.csv_logs import check_log
 
     path = Path(path)
     if not path.exists():

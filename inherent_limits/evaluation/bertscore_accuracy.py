@@ -10,9 +10,9 @@ import math
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from inherent_limits.csv_logs import BERTSCORE_COLUMNS, BERTSCORE_LOG, EVAL_LOG, append_row, read_log
-from inherent_limits.errors import UserError
-from inherent_limits.response_files import OPTION_SEP, read_frame
+from inherent_limits.core.csv_logs import BERTSCORE_COLUMNS, BERTSCORE_LOG, EVAL_LOG, append_row, read_log
+from inherent_limits.core.errors import UserError
+from inherent_limits.evaluation.response_files import OPTION_SEP, read_frame
 
 DEFAULT_MODEL = "roberta-large"
 BUNDLED = "bundled"

@@ -11,10 +11,10 @@ from typing import Optional
 
 from tqdm import tqdm
 
-from .checks import at_least, load_saved_dataset, positive, writable_root
-from .config import MIXTURE_SETUPS, mixture_tasks
-from .errors import UserError
-from .io_utils import atomic_dir
+from inherent_limits.core.atomic_files import atomic_dir
+from inherent_limits.core.checks import at_least, load_saved_dataset, positive, writable_root
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.registry import MIXTURE_SETUPS, mixture_tasks
 
 DEV_FRACTION = 0.1
 

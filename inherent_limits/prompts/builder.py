@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .config import TaskSpec
-from .errors import UserError
-from .templates import Patterns, check_placeholders, placeholders, read_patterns
+from inherent_limits.core.errors import UserError
+from inherent_limits.data.registry import TaskSpec
+from inherent_limits.prompts.templates import Patterns, check_placeholders, placeholders, read_patterns
 
-DEFAULT_PROMPT_TEMPLATES = Path(__file__).resolve().parent / "prompts" / "templates.json"
+DEFAULT_PROMPT_TEMPLATES = Path(__file__).resolve().parent / "templates.json"
 SOLUTION_MARKER = "Answer Solution: "
 REQUIRED_KEYS = {
     "sys-prompt": {"formatted_main_sample"},

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 MATCHING_MODES = ("reference", "normalised")
-LETTER_FORMATS = ("closed-adv", "adv")
 _ANSWER_FORM = re.compile(r"Answer Solution:(.*)")
 _BASE_ANSWER_FORM = re.compile(r"[aA]nswer(?: Solution)?:(.*)")
 _LETTER = re.compile(r"\(?([A-Za-z])(?![A-Za-z0-9])")

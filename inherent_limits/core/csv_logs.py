@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
 
 import filelock
 
-from .errors import UserError
+from inherent_limits.core.errors import UserError
 
 if TYPE_CHECKING:
     import pandas

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .crash_points import crash_point
+from inherent_limits.core.crash_points import crash_point
 
 _HIDDEN = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|new|old)-(?P<host>[^-]+)-(?P<pid>\d+)(?:-[0-9a-f]+)?$")
 

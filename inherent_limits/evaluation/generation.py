@@ -13,8 +13,8 @@ from typing import Iterator, Optional, Sequence
 
 from tqdm import tqdm
 
-from .errors import UserError
-from .modeling import adapter_config, has_tokenizer, load_model, load_tokenizer
+from inherent_limits.core.errors import UserError
+from inherent_limits.models.loading import adapter_config, has_tokenizer, load_model, load_tokenizer
 
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vllm.config.lora.MaxLoRARanks
 VLLM_CHUNK = 256            # prompts per vLLM call: outputs are yielded (and can be saved) per chunk
@@ -261,9 +261,7 @@ def prompt_length_error(indices: Sequence[int], need: int, max_model_len: int, m
 
 def eos_ids(model, tokenizer) -> list[int]:
     """The ids generation stops on, as the hf backend takes them: the model's generation config, else the tokenizer's."""
-    from transformers import GenerationConfig
-
-    from transformers import AutoConfig
+    from transformers import AutoConfig, GenerationConfig
 
     try:
         eos = GenerationConfig.from_pretrained(str(model)).eos_token_id
