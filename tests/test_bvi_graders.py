@@ -12,7 +12,7 @@ from inherent_limits.base_vs_instruct.extraction import (
     extractor_prompt,
     parse_extractor_output,
 )
-from inherent_limits.base_vs_instruct.graders import GRADERS, grade
+from inherent_limits.base_vs_instruct.graders import DEFAULT_GRADERS, grade
 from inherent_limits.base_vs_instruct.hendrycks import is_equiv, strip_string
 from inherent_limits.base_vs_instruct.items import Item
 from inherent_limits.core.errors import UserError
@@ -31,7 +31,7 @@ def _medcalc_item(calculator_id, gold, lower=None, upper=None):
 def _grades(bench, item, response, stops=None):
     """{grader: correct} for a response, extracting the answer as the runner does."""
     found = extract(bench.answer_kind, response, stops)
-    return {g: grade(g, bench, item, response, found.answer if found else None).correct for g in GRADERS}
+    return {g: grade(g, bench, item, response, found.answer if found else None).correct for g in DEFAULT_GRADERS}
 
 
 # --- extraction ---------------------------------------------------------------------------------

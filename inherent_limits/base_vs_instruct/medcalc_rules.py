@@ -48,11 +48,17 @@ def parse_weeks_days(text: str) -> Optional[tuple[int, int]]:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def out_of(text: str) -> Optional[float]:
+    """N of the first "N out of" (the official integer reading's first rule), else None."""
+    match = _OUT_OF.search(text)
+    return float(match.group(1)) if match else None
+
+
 def parse_integer_answer(text: str) -> Optional[float]:
     """The official integer reading: "N out of", a list's length, else the last number."""
-    match = _OUT_OF.search(text)
-    if match:
-        return float(match.group(1))
+    count = out_of(text)
+    if count is not None:
+        return count
     match = _LIST.search(text)
     if match:
         return float(len(match.group(0).split(",")))
