@@ -201,12 +201,15 @@ def test_math_answers_without_a_box(response, answer, standard, math_verify):
     assert _grades(MATH, _item(gold), response) == {"standard": standard, "math_verify": math_verify}
 
 
-def test_medcalc_n_out_of_m_reads_n_under_both_graders():
+def test_medcalc_official_readings_hold_under_math_verify():
     score = _medcalc_item(45, "5")
     for response in ("The score is 5 out of 9", '{"step_by_step_thinking": "...", "answer": "5 out of 9"}'):
         assert extract("medcalc", response).answer == "5 out of 9"
         assert _grades(MEDCALC, score, response) == {"standard": True, "math_verify": True}
     assert grade("math_verify", MEDCALC, _medcalc_item(45, "9"), "", "5 out of 9").correct is False
+    ratio = _medcalc_item(31, "0.6", "0.57", "0.63")
+    assert _grades(MEDCALC, ratio, '{"step_by_step_thinking": "x", "answer": "60%"}') == {
+        "standard": True, "math_verify": True}
 
 
 @pytest.mark.parametrize("response, extracted_mode, response_mode", [

@@ -7,9 +7,10 @@ standard
 math_verify
   `verify(parse(gold), parse(prediction))` with the math-verify library; the prediction is the
   extracted answer (wrapped in `\\boxed{}`; MedCalc: as is), or, when extraction found none, the
-  response cut at the stop strings (math-verify's own extraction). MedCalc: dates and (weeks, days) keep the official
-  rule, and so does the integer calculators' "N out of"; other numbers are parsed by
-  math-verify and compared by the official rounding / limits.
+  response cut at the stop strings (math-verify's own extraction). MedCalc: dates and (weeks, days)
+  keep the official rule, and so do the official readings that look past the last number ("N out
+  of", "N%" as N/100, "N mL/min/1.73"); other numbers are parsed by math-verify and compared by the
+  official rounding / limits.
 math_verify_response
   The same, but math-verify always reads the response cut at the stop strings, never the extracted
   answer (as lm-eval's minerva_math and math-verify's README do); MedCalc dates and (weeks, days)
@@ -114,10 +115,10 @@ def _math_verify(bench: MathBench, item: Item, response: str, extracted: Optiona
             return Grade(extracted is not None and medcalc_rules.check(calculator, extracted, item.gold,
                                                                        lower, upper),
                          note="official rule (not a number)")
-        count = None if whole_response or extracted is None else medcalc_rules.out_of(extracted)
-        if kind == "integer" and count is not None:
-            return Grade(medcalc_rules.number_correct(kind, count, item.gold, lower, upper),
-                         note="official rule (N out of)")
+        marked = None if whole_response or extracted is None else medcalc_rules.marked_number(kind, extracted)
+        if marked is not None:
+            return Grade(medcalc_rules.number_correct(kind, marked, item.gold, lower, upper),
+                         note="official rule (N out of, N%, N mL/min/1.73)")
         status, value = mathverify.math_verify_call("number", "", pred)
         if status != "ok":
             return _failed(status)
