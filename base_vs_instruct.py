@@ -26,7 +26,7 @@ from inherent_limits.core.errors import run_cli
 def build_parser() -> argparse.ArgumentParser:
     from inherent_limits.base_vs_instruct.benchmarks import BENCHMARKS
     from inherent_limits.base_vs_instruct.decoding import DECODINGS
-    from inherent_limits.base_vs_instruct.graders import GRADERS
+    from inherent_limits.base_vs_instruct.graders import DEFAULT_GRADERS, GRADERS
     from inherent_limits.base_vs_instruct.prompts import PROMPTINGS
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,8 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"prompt kinds: {', '.join(PROMPTINGS)} (default: both)")
     p.add_argument("--n_shots", type=int, default=None,
                    help="few-shot exemplars from the train split (default: per benchmark, 8 GSM8K, 4 MATH, 1 MedCalc)")
-    p.add_argument("--graders", nargs="+", default=list(GRADERS), metavar="GRADER",
-                   help=f"graders applied to every sample (default: {' '.join(GRADERS)})")
+    p.add_argument("--graders", nargs="+", default=list(DEFAULT_GRADERS), metavar="GRADER",
+                   help=f"graders applied to every sample, of {', '.join(GRADERS)} (math_verify reads the "
+                        f"extracted answer, math_verify_response the whole response; default: "
+                        f"{' '.join(DEFAULT_GRADERS)})")
     p.add_argument("--sides", nargs="+", default=["base", "instruct"], metavar="SIDE",
                    help="which side(s) to generate: base and/or instruct (default: both; SLURM chunks split them)")
     p.add_argument("--base_decoding", choices=DECODINGS, default="cot", help="base model decoding (default: cot)")

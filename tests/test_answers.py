@@ -85,11 +85,25 @@ def test_letters_only_in_letter_formats():
 
 @pytest.mark.parametrize("answer, expected", [
     ("B", "green"), ("b.", "green"), ("**C**", "blue"), ('"A"', "red"), ("(a) red", "red"),
-    ("a red ball", None), ("A red ball", None),      # an article is no letter
+    ("'C'", "blue"), ("`C`", "blue"), ("[C]", "blue"), ("[b] fits", "green"),   # wrappers read like ( )
+    ("a red ball", None), ("A red ball", None),      # an article before an option's text is no letter
+    ("A re", None),                                  # ... nor before the start of one
+    ("A is correct", "red"), ("A END_EXAMPLES", "red"), ("a: red", "red"),   # otherwise it is the letter
     ("The answer is (B)", None), ("Blue", None),     # only a letter at the start, never from a word
 ])
 def test_letter_rules(answer, expected):
     assert letter_option(answer, COLOURS) == expected
+
+
+def test_article_is_judged_against_the_options_with_their_articles():
+    balls = ["the red ball", "the blue ball"]
+    assert letter_option("A blue ball", balls) is None
+    assert letter_option("a blue ball", ["a red ball", "a blue ball"]) is None   # the answer is option B's text
+    assert letter_option("A red ball", ["18", "24"]) == "18"
+    for matching in ("reference", "normalised"):
+        got = extract_answer("Answer Solution: A END_EXAMPLES", base_model=False, options=balls,
+                             letter_format=True, matching=matching)
+        assert got.text == "the red ball"
 
 
 def test_base_model_reads_letters_only_after_answer_in_reference_mode():

@@ -218,6 +218,26 @@ def test_gaelic_set():
         "Fuasgladh Freagairt:")
 
 
+def test_gaelic_gold_pipeline_never_shows_the_item_its_own_question(tmp_path):
+    """With the reference's data the gold and test rows are one file: each item's examples leave it out."""
+    bundled = Path(__file__).parents[1] / "inherent_limits" / "data" / "bundled" / "raw" / "social_iqa_translated"
+    (tmp_path / "social_iqa_translated").mkdir()
+    for split in ("test", "validation"):
+        (tmp_path / "social_iqa_translated" / f"{split}.jsonl").write_bytes((bundled / "test.jsonl").read_bytes())
+    spec = TASKS["social_iqa_translated"]
+    rows = [json.loads(line) for line in (bundled / "test.jsonl").read_text(encoding="utf-8").splitlines()]
+    items = bigbench_items(spec, "gold_pipeline", "closed", TEMPLATES, None, 0, str(tmp_path), None,
+                           len(rows) - 1, False)
+    assert len(items) == len(rows)
+    for item in items:
+        question = item.text.split("Fuasgladh:\nCeist: ")[1].split("\n")[0]
+        assert item.text.count(question) == 1
+    row = gaelic("Chaill Sam na h-iuchraichean.", ["seinn", "lorg iad"], "lorg iad")
+    with pytest.raises(UserError, match="1 gold rows other than the item to draw 2"):
+        gold_pipeline_item(row, [row, gaelic("Dhòirt Lee tì.", ["cadal", "sguab e"], "sguab e")], 2,
+                           random.Random(0), spec, TEMPLATES, "closed")
+
+
 def test_gsm8k_options_follow_the_rule_and_are_seeded_per_item():
     first = pre("gsm8k", RAW["gsm8k"])
     assert first["options"] == ["7", "4", "3"]

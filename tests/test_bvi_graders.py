@@ -12,7 +12,7 @@ from inherent_limits.base_vs_instruct.extraction import (
     extractor_prompt,
     parse_extractor_output,
 )
-from inherent_limits.base_vs_instruct.graders import GRADERS, grade
+from inherent_limits.base_vs_instruct.graders import DEFAULT_GRADERS, GRADERS, grade
 from inherent_limits.base_vs_instruct.hendrycks import is_equiv, strip_string
 from inherent_limits.base_vs_instruct.items import Item
 from inherent_limits.core.errors import UserError
@@ -31,7 +31,7 @@ def _medcalc_item(calculator_id, gold, lower=None, upper=None):
 def _grades(bench, item, response, stops=None):
     """{grader: correct} for a response, extracting the answer as the runner does."""
     found = extract(bench.answer_kind, response, stops)
-    return {g: grade(g, bench, item, response, found.answer if found else None).correct for g in GRADERS}
+    return {g: grade(g, bench, item, response, found.answer if found else None).correct for g in DEFAULT_GRADERS}
 
 
 # --- extraction ---------------------------------------------------------------------------------
@@ -158,6 +158,75 @@ def test_medcalc_from_the_json_answer_through_both_graders():
     response = '{"step_by_step_thinking": "add 40 weeks", "answer": "04/11/2024"}'
     assert _grades(MEDCALC, due, response) == {"standard": True, "math_verify": True}
     assert _grades(MEDCALC, due, "no idea") == {"standard": False, "math_verify": False}
+
+
+# --- faults found against the anchors (lm-eval, Hendrycks, MedCalc-Bench, math-verify) -------------
+
+def test_gsm8k_answer_followed_by_its_working_reads_the_result():
+    text = "So the answer is 124 + 162 = 286 muffins, times $3 = $858."
+    assert extract("gsm8k", text).answer == "858"
+    assert _grades(GSM8K, _item("858"), text) == {"standard": True, "math_verify": True}
+    assert extract("gsm8k", "The answer is 10 apples, and 3 are left.").answer == "10"   # no working: first
+
+
+def test_run_on_after_a_sentence_is_cut_at_q_anywhere():
+    text = "He sells 286 muffins at $3. The answer is 858. Q: Tom has 4 pens and buys 6. The answer is 10."
+    assert cut_at_stops(text, STOP_STRINGS["gsm8k"]) == "He sells 286 muffins at $3. The answer is 858."
+    assert _grades(GSM8K, _item("858"), text) == {"standard": True, "math_verify": True}
+    text = "The answer is $\\frac{1}{2}$. Problem: Find $x$. The answer is $3$."
+    assert extract("math", text).answer == "\\frac{1}{2}"
+
+
+@pytest.mark.parametrize("text", ["Thus \\boxed{\\$104{,}000}", "She earns $104\\,000 in total."])
+def test_latex_thousands_separators(text):
+    found = extract("gsm8k", text)
+    assert found.answer == "104,000" and text[found.start:found.end].startswith("104")
+    assert _grades(GSM8K, _item("104,000"), text) == {"standard": True, "math_verify": True}
+
+
+@pytest.mark.parametrize("response, answer, standard, math_verify", [
+    ("The answer is 10 divisors.", "10", True, True),              # was \boxed{10 divisors}: a product
+    ("The final answer is \\(\\frac{14}{3}\\).", "\\frac{14}{3}", True, True),
+    ("The final answer is \\[\\frac{14}{3}\\]", "\\frac{14}{3}", True, True),
+    ("The answer is 10 because 2 * 5 = 10.", "10", True, True),
+    ("The answer is therefore $10$.", "10", True, True),
+    ("The answer is 10\\text{ divisors}.", "10\\text{ divisors}", True, True),   # braces: not prose
+    ("Solving for x we get $x = \\frac{14}{3}$.", "x = \\frac{14}{3}", True, True),
+    ("So there are $6$ ways, plus 4 more: 10.", "10", True, True),  # a later number beats earlier math
+])
+def test_math_answers_without_a_box(response, answer, standard, math_verify):
+    gold = "10" if "10" in answer else "\\frac{14}{3}"
+    found = extract("math", response)
+    assert found.answer == answer and response[found.start:found.end] == answer
+    assert _grades(MATH, _item(gold), response) == {"standard": standard, "math_verify": math_verify}
+
+
+def test_medcalc_official_readings_hold_under_math_verify():
+    score = _medcalc_item(45, "5")
+    for response in ("The score is 5 out of 9", '{"step_by_step_thinking": "...", "answer": "5 out of 9"}'):
+        assert extract("medcalc", response).answer == "5 out of 9"
+        assert _grades(MEDCALC, score, response) == {"standard": True, "math_verify": True}
+    assert grade("math_verify", MEDCALC, _medcalc_item(45, "9"), "", "5 out of 9").correct is False
+    ratio = _medcalc_item(31, "0.6", "0.57", "0.63")
+    assert _grades(MEDCALC, ratio, '{"step_by_step_thinking": "x", "answer": "60%"}') == {
+        "standard": True, "math_verify": True}
+
+
+@pytest.mark.parametrize("response, extracted_mode, response_mode", [
+    ("The answer is 7, not $\\frac{15}{2}$.", True, False),    # the extractor reads 7; math-verify 15/2
+    ("Final answer: $7$ (3 checks)", False, True),             # the extractor reads 3; math-verify 7
+])
+def test_math_verify_reads_the_extracted_answer_or_the_whole_response(response, extracted_mode, response_mode):
+    found = extract("math", response)
+    got = {g: grade(g, MATH, _item("7"), response, found.answer).correct for g in GRADERS}
+    assert got == {"standard": extracted_mode, "math_verify": extracted_mode, "math_verify_response": response_mode}
+
+
+def test_the_per_sample_log_names_which_math_verify_ran():
+    from inherent_limits.base_vs_instruct.runner import Grading
+    _, cells = Grading(GRADERS).grade(MATH, _item("7"), "Final answer: $7$ (3 checks)")
+    assert cells["extracted"] == "3"
+    assert (cells["correct_math_verify"], cells["correct_math_verify_response"]) == (False, True)
 
 
 def test_unknown_grader_is_refused():

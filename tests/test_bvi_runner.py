@@ -131,6 +131,21 @@ def test_rescore_regrades_the_log_without_generating(study, tmp_path):
     assert sum(r["rescored"] == "True" for r in summary) == result["summary_rows"]
 
 
+def test_rescore_with_math_verify_on_the_whole_response_logs_and_reports_both(study, tmp_path):
+    root, result, rows = study
+    copy = tmp_path / "root"
+    shutil.copytree(root, copy)
+    graders = ("standard", "math_verify", "math_verify_response")
+    done = rescore(StudyRequest(root=copy, **{**SETTINGS, "graders": graders}))
+    regraded = read_samples(done["samples"])
+    assert all(f"correct_{g}" in row for row in regraded for g in graders)
+    with open(copy / SUMMARY_LOG, newline="", encoding="utf-8") as handle:
+        rescored = [r for r in csv.DictReader(handle) if r["rescored"] == "True"]
+    assert {r["grader"] for r in rescored} == set(graders)
+    report = Path(done["report"]).read_text(encoding="utf-8")
+    assert "gap (math_verify)" in report and "gap (math_verify_response)" in report
+
+
 def _row(item, index, correct, conf="", extracted="", kind="base", decoding="cot", timeout=False):
     return {"pair": "b vs i", "model": kind, "model_kind": kind, "dataset": "gsm8k", "prompting": "zero_shot",
             "n_shots": "0", "decoding": decoding, "decoding_settings": "x", "item_id": item, "sample_index": str(index),

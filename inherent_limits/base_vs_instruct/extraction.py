@@ -1,15 +1,21 @@
 """Final-answer extraction from a model's continuation, with the answer's character span.
 
 Every extractor first cuts the text at the stop strings (a base model runs on into a next
-"Q:" after answering), then tries, per answer kind, the markers below in order.
-  gsm8k:   `#### N` (first, as lm-eval's strict match), "the answer is N" (last), the last
-           `\\boxed{}` (its last number), else the last number.
-  math:    the last `\\boxed{}`/`\\fbox{}` (balanced braces), "the (final) answer is X" (last),
-           else the last number or fraction.
+question after answering: `Q:` wherever it follows a space or newline, as lm-eval cuts, and
+`Question:`/`Problem:`/`Patient note:` at a line or sentence start), then tries, per answer kind,
+the markers below in order.
+  gsm8k:   `#### N` (first, as lm-eval's strict match), "the answer is N" (last; when N starts a
+           calculation, `N + M = ... = R`, the sentence's last number R), the last `\\boxed{}`
+           (its last number), else the last number. LaTeX thousands separators (`104{,}000`,
+           `104\\,000`) read as commas.
+  math:    the last `\\boxed{}`/`\\fbox{}` (balanced braces), "the (final) answer is X" (last; X is
+           its `$...$`, `\\(...\\)` or `\\[...\\]`, else the text before the first word of prose),
+           else whichever ends later: the last inline math segment or the last number or fraction.
   medcalc: the last JSON object with an "answer" key (parsed with `json`, never eval), a loose
-           `"answer": X` match, "the answer is X", else the last date, (weeks, days) or number.
+           `"answer": X` match, "the answer is X", else the last date, (weeks, days), `N out of M`
+           or number.
 Offsets are into the text as given, so `text[start:end]` is the answer (for JSON strings with
-escapes, `answer` is the decoded value).
+escapes and LaTeX thousands separators, `answer` is the decoded value).
 """
 from __future__ import annotations
 
@@ -19,10 +25,17 @@ from dataclasses import dataclass
 from typing import Optional
 
 _COMMON_STOPS = ("</s>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "\n\n\n")
+
+
+def _run_on(*markers: str) -> tuple[str, ...]:
+    """A next question's marker after a newline or a sentence's end ("Q:" after any space)."""
+    return ("\nQ:", " Q:", *(f"{lead}{m}" for m in markers for lead in ("\n", ". ", "? ", "! ")))
+
+
 STOP_STRINGS: dict[str, tuple[str, ...]] = {
-    "gsm8k": ("\nQ:", "\nQuestion:", *_COMMON_STOPS),
-    "math": ("\nQ:", "\nProblem:", "\nQuestion:", *_COMMON_STOPS),
-    "medcalc": ("\nQ:", "\nPatient note:", "\nQuestion:", *_COMMON_STOPS),
+    "gsm8k": (*_run_on("Question:"), *_COMMON_STOPS),
+    "math": (*_run_on("Problem:", "Question:"), *_COMMON_STOPS),
+    "medcalc": (*_run_on("Patient note:", "Question:"), *_COMMON_STOPS),
 }
 
 
@@ -41,6 +54,9 @@ def cut_at_stops(text: str, stops) -> str:
 
 
 _NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+")
+_THOUSANDS = r"(?:,|\{,\}|\\,)"     # LaTeX writes 104{,}000 or 104\,000
+_GSM8K_NUMBER = re.compile(rf"-?(?:\d{{1,3}}(?:{_THOUSANDS}\d{{3}})+|\d+)(?:\.\d+)?|-?\.\d+")
+_CALCULATION = re.compile(r"\s*(?:[-+*/x×÷=]|\\times|\\cdot|\\div)\s*\$?\s*[-\d(.]")
 _NUMBER_OR_FRACTION = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 _HASHES = re.compile(r"####\s*\$?\s*(-?[0-9][0-9.,]*)")
 _ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*", re.IGNORECASE)
@@ -49,7 +65,8 @@ _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BOX_SPACE = re.compile(r"\\boxed ([^\s$]+)")
 _DATE = r"\d{1,2}/\d{1,2}/\d{4}"
 _WEEKS_DAYS = r"\(?[\"']?\d+\s*weeks?[\"']?\s*,?\s*(?:and\s*)?[\"']?\d+\s*days?[\"']?\)?"
-_MEDCALC_TAIL = re.compile(rf"{_DATE}|{_WEEKS_DAYS}|{_NUMBER.pattern}", re.IGNORECASE)
+_OUT_OF = r"\d+\s+out\s+of\s+\d+"
+_MEDCALC_TAIL = re.compile(rf"{_DATE}|{_WEEKS_DAYS}|{_OUT_OF}|{_NUMBER.pattern}", re.IGNORECASE)
 _JSON_ANSWER_KEY = re.compile(r"\"answer\"\s*:\s*", re.IGNORECASE)
 _LOOSE_JSON_ANSWER = re.compile(r"\"?answer\"?\s*:\s*\"?([^\"}\n]*)", re.IGNORECASE)
 _LEAD = " \t\n*$:;,`\"'"
@@ -82,21 +99,35 @@ def last_boxed(text: str) -> Optional[Extracted]:
     return None if best is None else _span(text, *best)
 
 
-def _answer_is(text: str) -> Optional[tuple[int, int]]:
-    """Span after the last "answer is": its `$...$` if it opens one, else up to the sentence's end."""
+_MATH_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+_INLINE_MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+
+
+def _delimited(text: str, start: int, end: int) -> Optional[tuple[int, int]]:
+    """The inside of the `$...$`, `$$...$$`, `\\(...\\)` or `\\[...\\]` that opens at `start`."""
+    for opener, closer in _MATH_DELIMITERS:
+        if text.startswith(opener, start):
+            close = text.find(closer, start + len(opener), end)
+            if close > 0:
+                return start + len(opener), close
+            return None
+    return None
+
+
+def _answer_is(text: str) -> Optional[tuple[int, int, bool]]:
+    """(start, end, delimited) after the last "answer is": the math it opens with a delimiter
+    (delimited True), else the rest of the sentence."""
     matches = list(_ANSWER_IS.finditer(text))
     if not matches:
         return None
     start = matches[-1].end()
     end = text.find("\n", start)
     end = len(text) if end < 0 else end
-    if text.startswith("$", start):
-        opener = "$$" if text.startswith("$$", start) else "$"
-        close = text.find(opener, start + len(opener), end)
-        if close > 0:
-            return start + len(opener), close
+    inside = _delimited(text, start, end)
+    if inside:
+        return (*inside, True)
     sentence_end = _SENTENCE_END.search(text, start, end)
-    return start, sentence_end.start() if sentence_end else end
+    return start, sentence_end.start() if sentence_end else end, False
 
 
 def _last(pattern: re.Pattern, text: str, start: int = 0, end: Optional[int] = None) -> Optional[Extracted]:
@@ -109,21 +140,59 @@ def _first(pattern: re.Pattern, text: str, start: int = 0, end: Optional[int] = 
     return None if match is None else _span(text, *match.span())
 
 
+def _plain_number(found: Optional[Extracted]) -> Optional[Extracted]:
+    """A GSM8K number with LaTeX thousands separators written as commas."""
+    if found is None:
+        return None
+    return Extracted(found.answer.replace("{,}", ",").replace("\\,", ","), found.start, found.end)
+
+
 def _gsm8k(text: str) -> Optional[Extracted]:
     hashes = _HASHES.search(text)
     if hashes:
         return _span(text, *hashes.span(1))
     span = _answer_is(text)
     if span:
-        found = _first(_NUMBER, text, *span)
+        found = _first(_GSM8K_NUMBER, text, *span[:2])
+        if found and _CALCULATION.match(text, found.end, span[1]):   # "is 124 + 162 = 286, ... = $858"
+            found = _last(_GSM8K_NUMBER, text, *span[:2])
         if found:
-            return found
+            return _plain_number(found)
     boxed = last_boxed(text)
     if boxed:
-        found = _last(_NUMBER, text, boxed.start, boxed.end)
+        found = _last(_GSM8K_NUMBER, text, boxed.start, boxed.end)
         if found:
-            return found
-    return _last(_NUMBER, text)
+            return _plain_number(found)
+    return _plain_number(_last(_GSM8K_NUMBER, text))
+
+
+_PROSE_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}\b")   # not a LaTeX command
+
+
+def _prose_words(text: str, start: int, end: int) -> list[int]:
+    """Start offsets of the words of prose in text[start:end] (outside braces and `$...$`)."""
+    out = []
+    for word in _PROSE_WORD.finditer(text, start, end):
+        before = text[start:word.start()]
+        if before.count("{") == before.count("}") and before.count("$") % 2 == 0:
+            out.append(word.start())
+    return out
+
+
+def _segment(match: re.Match) -> tuple[int, int]:
+    return next(match.span(g) for g in range(1, 5) if match.group(g) is not None)
+
+
+def _math_statement(text: str, start: int, end: int) -> Optional[Extracted]:
+    """The math of a free-text answer: the text before its first word of prose (`10 because ...`
+    -> `10`); a statement that opens with prose gives its first inline math, else its first word."""
+    words = _prose_words(text, start, end)
+    if words and not text[start:words[0]].strip():
+        math = _INLINE_MATH.search(text, start, end)
+        if math:
+            return _span(text, *_segment(math))
+        words = words[1:]
+    return _span(text, start, words[0] if words else end)
 
 
 def _math(text: str) -> Optional[Extracted]:
@@ -132,12 +201,15 @@ def _math(text: str) -> Optional[Extracted]:
         return boxed
     span = _answer_is(text)
     if span:
-        found = _span(text, *span)
+        start, end, delimited = span
+        found = _span(text, start, end) if delimited else _math_statement(text, start, end)
         if found:
-            inner = last_boxed(found.answer)
-            return found if inner is None else Extracted(inner.answer, found.start + inner.start,
-                                                          found.start + inner.end)
-    return _last(_NUMBER_OR_FRACTION, text)
+            return found
+    segments = list(_INLINE_MATH.finditer(text))
+    number = _last(_NUMBER_OR_FRACTION, text, segments[-1].end() if segments else 0)
+    if number is None and segments:
+        return _span(text, *_segment(segments[-1]))
+    return number
 
 
 def _json_answer(text: str) -> Optional[Extracted]:
@@ -173,7 +245,7 @@ def _medcalc(text: str) -> Optional[Extracted]:
             return found
     span = _answer_is(text)
     if span:
-        found = _span(text, *span)
+        found = _span(text, *span[:2])
         if found:
             return found
     return _last(_MEDCALC_TAIL, text)

@@ -1,4 +1,4 @@
-"""The two graders applied to every sample: `standard` (the anchors' rules) and `math_verify`.
+"""The graders of a sample: `standard` (the anchors' rules), `math_verify` and `math_verify_response`.
 
 standard
   gsm8k:   lm-eval's exact match: drop `,`, `$`, everything up to `#### `, a final `.`; ignore case.
@@ -7,9 +7,15 @@ standard
 math_verify
   `verify(parse(gold), parse(prediction))` with the math-verify library; the prediction is the
   extracted answer (wrapped in `\\boxed{}`; MedCalc: as is), or, when extraction found none, the
-  response cut at the stop strings (math-verify's own extraction). MedCalc: dates and (weeks, days) keep the official
-  rule; numbers are parsed by math-verify and compared by the official rounding / limits.
-  Timeouts (see mathverify.py) grade wrong with timed_out=True.
+  response cut at the stop strings (math-verify's own extraction). MedCalc: dates and (weeks, days)
+  keep the official rule, and so do the official readings that look past the last number ("N out
+  of", "N%" as N/100, "N mL/min/1.73"); other numbers are parsed by math-verify and compared by the
+  official rounding / limits.
+math_verify_response
+  The same, but math-verify always reads the response cut at the stop strings, never the extracted
+  answer (as lm-eval's minerva_math and math-verify's README do); MedCalc dates and (weeks, days)
+  still go by the official rule on the extracted answer.
+Timeouts (see mathverify.py) grade wrong with timed_out=True.
 """
 from __future__ import annotations
 
@@ -24,7 +30,8 @@ from inherent_limits.base_vs_instruct.hendrycks import is_equiv
 from inherent_limits.base_vs_instruct.items import Item
 from inherent_limits.core.errors import UserError
 
-GRADERS = ("standard", "math_verify")
+GRADERS = ("standard", "math_verify", "math_verify_response")
+DEFAULT_GRADERS = ("standard", "math_verify")
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ def _gold_text(bench: MathBench, item: Item) -> str:
 
 
 def _pred_text(bench: MathBench, response: str, extracted: Optional[str]) -> str:
+    """The extracted answer, or (None: the whole response) the response cut at the stop strings."""
     if extracted is not None:   # MedCalc answers carry units: math-verify reads the number out of them
         return extracted if bench.answer_kind == "medcalc" else f"\\boxed{{{extracted}}}"
     return cut_at_stops(response, STOP_STRINGS[bench.answer_kind])
@@ -92,9 +100,11 @@ def _failed(status: str) -> Grade:
     return Grade(False, False, "math-verify worker process died (out of memory?)")
 
 
-def _math_verify(bench: MathBench, item: Item, response: str, extracted: Optional[str]) -> Grade:
-    pred = _pred_text(bench, response, extracted)
-    note = "" if extracted is not None else "no answer extracted; math-verify read the response"
+def _math_verify(bench: MathBench, item: Item, response: str, extracted: Optional[str],
+                 whole_response: bool) -> Grade:
+    pred = _pred_text(bench, response, None if whole_response else extracted)
+    note = ("" if extracted is not None or whole_response
+            else "no answer extracted; math-verify read the response")
     if bench.answer_kind == "medcalc":
         calculator, lower, upper = _medcalc_fields(item)
         try:
@@ -105,6 +115,10 @@ def _math_verify(bench: MathBench, item: Item, response: str, extracted: Optiona
             return Grade(extracted is not None and medcalc_rules.check(calculator, extracted, item.gold,
                                                                        lower, upper),
                          note="official rule (not a number)")
+        marked = None if whole_response or extracted is None else medcalc_rules.marked_number(kind, extracted)
+        if marked is not None:
+            return Grade(medcalc_rules.number_correct(kind, marked, item.gold, lower, upper),
+                         note="official rule (N out of, N%, N mL/min/1.73)")
         status, value = mathverify.math_verify_call("number", "", pred)
         if status != "ok":
             return _failed(status)
@@ -121,4 +135,4 @@ def grade(grader: str, bench: MathBench, item: Item, response: str, extracted: O
     """Grade one sample: `extracted` is the final answer found in `response` (None if none)."""
     if check_grader(grader) == "standard":
         return _standard(bench, item, extracted)
-    return _math_verify(bench, item, response, extracted)
+    return _math_verify(bench, item, response, extracted, whole_response=grader == "math_verify_response")

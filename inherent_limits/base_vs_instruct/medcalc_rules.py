@@ -48,11 +48,24 @@ def parse_weeks_days(text: str) -> Optional[tuple[int, int]]:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def parse_integer_answer(text: str) -> Optional[float]:
-    """The official integer reading: "N out of", a list's length, else the last number."""
-    match = _OUT_OF.search(text)
+def marked_number(kind: str, text: str) -> Optional[float]:
+    """The official readings that look past the last number: "N out of" (integer calculators),
+    "N mL/min/1.73" and "N%" as N/100 (decimal calculators); None when none applies."""
+    if kind == "integer":
+        match = _OUT_OF.search(text)
+        return float(match.group(1)) if match else None
+    match = _GFR.search(text)
     if match:
         return float(match.group(1))
+    percents = _PERCENT.findall(text)
+    return float(percents[-1]) / 100 if percents else None
+
+
+def parse_integer_answer(text: str) -> Optional[float]:
+    """The official integer reading: "N out of", a list's length, else the last number."""
+    count = marked_number("integer", text)
+    if count is not None:
+        return count
     match = _LIST.search(text)
     if match:
         return float(len(match.group(0).split(",")))
@@ -62,12 +75,9 @@ def parse_integer_answer(text: str) -> Optional[float]:
 
 def parse_decimal_answer(text: str) -> Optional[float]:
     """The official decimal reading: "N mL/min/1.73", "N%" (as N/100), else the last number."""
-    match = _GFR.search(text)
-    if match:
-        return float(match.group(1))
-    percents = _PERCENT.findall(text)
-    if percents:
-        return float(percents[-1]) / 100
+    marked = marked_number("decimal", text)
+    if marked is not None:
+        return marked
     numbers = _NUMBER.findall(text)
     return float(numbers[-1]) if numbers else None
 

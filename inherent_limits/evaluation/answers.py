@@ -16,8 +16,10 @@
 `normalised` compares every answer with the options up to case, quotes, spaces, `*` and a
 final period, reads letters wherever the format shows them, and keeps `</s>` in the answer.
 
-In both modes a letter is read only at the start of the answer and never from an article
-(`a red ball` is no option A); an answer that matches no option is kept verbatim (it scores
+In both modes a letter is read only at the start of the answer (also wrapped in `( )`, `[ ]`,
+quotes, backticks or `*`), and an initial `A`/`a` is an article, not the letter, only when
+what follows it is an option's text or the start of one (`a red ball`; `A is correct` and
+`A END_EXAMPLES` are option A); an answer that matches no option is kept verbatim (it scores
 as wrong for accuracy and as invalid for the class metrics).
 """
 from __future__ import annotations
@@ -31,8 +33,8 @@ from typing import Optional, Sequence
 MATCHING_MODES = ("reference", "normalised")
 _ANSWER_FORM = re.compile(r"Answer Solution:(.*)")
 _BASE_ANSWER_FORM = re.compile(r"[aA]nswer(?: Solution)?:(.*)")
-_LETTER = re.compile(r"\(?([A-Za-z])(?![A-Za-z0-9])")
-_ARTICLE = re.compile(r"[aA]\s+[A-Za-z]")
+_LETTER = re.compile(r"[(\[]?([A-Za-z])(?![A-Za-z0-9])")
+_ARTICLE = re.compile(r"[aA]\s+(?=\S)")
 END_OF_SEQUENCE = "</s>"
 # The reference's rules in its answer form: where it cuts, and which tasks match options.
 _REFERENCE_FORM = re.compile(r"Answer Solution:.*")
@@ -68,11 +70,26 @@ def first_line(response: str) -> str:
     return ""
 
 
+_LEADING_ARTICLE = re.compile(r"^(?:the|an?)\s+")
+
+
+def _starts_an_option(text: str, options: Sequence[str]) -> bool:
+    """`text` begins with an option's text (whole words) or is the start of one, leading articles aside."""
+    text = _LEADING_ARTICLE.sub("", normalize(text))
+    return bool(text) and any(
+        (text.startswith(o) and not text[len(o):len(o) + 1].isalnum()) or o.startswith(text)
+        for o in (_LEADING_ARTICLE.sub("", normalize(option)) for option in options) if o)
+
+
 def letter_option(answer: str, options: Sequence[str]) -> Optional[str]:
-    """`(b)`, `B)`, `b.`, `**B**` or a lone letter at the start -> the option at that position."""
-    text = answer.strip().lstrip(' *"')
+    """`(b)`, `[b]`, `B)`, `b.`, `**B**`, `'B'`, `` `B` `` or a lone letter at the start -> the option
+    at that position. An initial `A`/`a` is an article when the answer, or what follows the
+    article, begins with an option's text (`a red ball`); `A is correct` is the letter."""
+    text = answer.strip().lstrip(" *\"'`")
     match = _LETTER.match(text)
-    if not match or _ARTICLE.match(text):
+    if not match:
+        return None
+    if _ARTICLE.match(text) and _starts_an_option(text, options):
         return None
     index = string.ascii_lowercase.find(match.group(1).lower())
     return options[index] if 0 <= index < len(options) else None

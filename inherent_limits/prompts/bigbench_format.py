@@ -8,7 +8,8 @@ leaves, as in the reference; bad-prompt formats drop trailing spaces, then trail
 Unlike the reference, plain and closed-adv are really built (its comparisons with a list never
 matched, so it crashed there).
 
-Gold Pipeline items follow the reference's assembly: each gold example is formatted with the
+Gold Pipeline items follow the reference's assembly (a gold row with the item's own question is
+never drawn): each gold example is formatted with the
 `-samplegen` template and relabelled (`Example N:`, `Question N:`, `Options N:` before each
 quoted run, `Answer N:`), quirks included; the item, in its test format, gets `Question
 Solution`, `Options Solution:` before its options and `Answer Solution:` after them (the
@@ -87,9 +88,12 @@ def _example(text: str, number: int) -> str:
 
 def gold_pipeline_item(row: dict, gold_rows: Sequence[dict], num_examples: int, rng: random.Random,
                        spec: TaskSpec, templates: dict[str, str], fmt: str, unified: bool = False) -> str:
-    """The item in format `fmt` after `num_examples` gold examples drawn from `gold_rows`."""
+    """The item in format `fmt` after `num_examples` gold examples drawn from `gold_rows`, leaving out
+    any gold row with the item's own question (the Gaelic set's gold and test rows are one file)."""
+    gold_rows = [g for g in gold_rows if g["text"] != row["text"]]
     if len(gold_rows) < num_examples:
-        raise UserError(f"task {spec.name}: {len(gold_rows)} gold rows to draw {num_examples} examples from")
+        raise UserError(f"task {spec.name}: {len(gold_rows)} gold rows other than the item to draw "
+                        f"{num_examples} examples from")
     example_template = _template(templates, template_key(fmt, spec, samplegen=True), spec, fmt)
     picks = rng.sample(range(len(gold_rows)), num_examples)
     examples = "\n\n".join(_example(_fill(example_template, gold_rows[i], fmt), n)
