@@ -139,6 +139,25 @@ def append_row_once(path, row: Mapping[str, object], key: Sequence[str], leading
         return True
 
 
+def replace_rows(path, rows: Sequence[Mapping[str, object]], key: Sequence[str], leading: Sequence[str] = ()) -> None:
+    """Put `rows` in the log `path` in place of the logged rows with the same cells under `key`.
+
+    One rewrite (temporary file, rename) under the lock: a reader or a kill sees the old log or
+    the new one. Of rows with equal keys among `rows`, the last one is kept.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = {tuple(_cell(row.get(name)) for name in key): row for row in rows}
+    with log_lock(path):
+        header = _read_header(path) or []
+        kept = [record for _, record in _body(path, header)] if header else []
+        union = list(dict.fromkeys([*(header or leading), *(name for row in new.values() for name in row)]))
+        kept = [record for record in kept
+                if tuple(dict(zip(header, record)).get(name, "") for name in key) not in new]
+        _replace_file(path, [union, *(record + [""] * (len(union) - len(record)) for record in kept),
+                             *(_cells(union, row) for row in new.values())])
+
+
 def find_rows(path, cells: Mapping[str, object]) -> list[dict[str, str]]:
     """The rows of the log `path` (as {column: text}) whose cells equal `cells` as they are written."""
     path = Path(path)
