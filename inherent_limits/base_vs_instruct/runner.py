@@ -463,7 +463,7 @@ def write_summary(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSid
     rows of the same groups of this per-sample log (one rewrite of the log: a kill leaves old or new)."""
 
     provenance = {"backend": req.backend, "extractor": req.extractor, "rescored": rescored, "git_hash": git_hash(),
-                  **versions(), "samples_file": str(out_dir(req, sides) / SAMPLES)}
+                  **versions(), "samples_file": str((out_dir(req, sides) / SAMPLES).relative_to(req.root))}
     summary = [{"job_id": f"job-{req.job}", "seed": req.seed,
                 "dataset_version": get_bench(metrics["dataset"]).version, **metrics, **provenance}
                for metrics in group_metrics(rows, graders, ks_by_kind=ks)]
