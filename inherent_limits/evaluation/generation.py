@@ -199,7 +199,7 @@ class VLLMBackend:
         self.engine, self.adapter = engine, adapter
         self.lora = engine.lora_request(adapter)
         self.tokenizer = engine.tokenizer(adapter)
-        self.max_new_tokens = max_new_tokens or default_max_new_tokens(adapter is not None)
+        self.max_new_tokens = default_max_new_tokens(adapter is not None) if max_new_tokens is None else max_new_tokens
 
     def encode(self, prompts: Sequence[str]) -> list[list[int]]:
         """Token ids exactly as the hf backend builds them."""
@@ -378,7 +378,7 @@ def make_backend(kind: str, model_name: str, *, adapter=None, batch_size: int = 
     tokenizer = load_tokenizer(tokenizer_source(model_name, adapter), padding_side="left")
     model = load_model(model_name, adapter=adapter, load_in_4bit=load_in_4bit, dtype=torch_dtype)
     return HFBackend(model, tokenizer, batch_size=batch_size,
-                     max_new_tokens=max_new_tokens or default_max_new_tokens(adapter is not None))
+                     max_new_tokens=default_max_new_tokens(adapter is not None) if max_new_tokens is None else max_new_tokens)
 
 
 def _torch_dtype(name: str):
