@@ -3,9 +3,10 @@
 Layout under --root:
     base_vs_instruct/<out_name>/samples.csv     one row per item x sample (the per-sample log)
     base_vs_instruct/<out_name>/report/          report.md and figures, rebuilt from samples.csv
-    base_vs_instruct_logs.csv                    summary rows (csv_logs.append_row, its lock)
+    base_vs_instruct_logs.csv                    summary rows, one per group (csv_logs.replace_rows)
 A rerun with the same settings skips the (item, sample) rows already in samples.csv, so an
-interrupted run resumes item by item; `rescore` re-extracts and re-grades samples.csv in place.
+interrupted run resumes item by item; a logged item whose prompt or gold answer changed is
+refused. `rescore` re-extracts and re-grades samples.csv in place.
 """
 from __future__ import annotations
 

@@ -14,8 +14,9 @@ written under its own column names:
 Both happen while holding an exclusive lock, so rows are never lost, interleaved or misaligned.
 Before either, the whole log is parsed: a damaged log (a quoted cell never closed, a row longer
 than the header, bad quoting) is refused with the line number, so no row is ever appended into
-an open quote. `check_log` runs the same check before a long job starts, and `append_row_once`
-appends a row only if no row with the same key cells is there yet (for rerun-safe finishing).
+an open quote. `check_log` runs the same check before a long job starts, `append_row_once`
+appends a row only if no row with the same key cells is there yet (for rerun-safe finishing),
+and `replace_rows` replaces the rows with the same key cells (summaries written once per group).
 A rewrite's temporary file left by a killed writer is removed by the next writer.
 
 Why a separate lock file (`<log>.lock`): a rewrite replaces the log with a new inode. A lock
@@ -150,10 +151,9 @@ def replace_rows(path, rows: Sequence[Mapping[str, object]], key: Sequence[str],
     new = {tuple(_cell(row.get(name)) for name in key): row for row in rows}
     with log_lock(path):
         header = _read_header(path) or []
-        kept = [record for _, record in _body(path, header)] if header else []
+        kept = [record for _, record in _body(path, header)
+                if tuple(dict(zip(header, record)).get(name, "") for name in key) not in new] if header else []
         union = list(dict.fromkeys([*(header or leading), *(name for row in new.values() for name in row)]))
-        kept = [record for record in kept
-                if tuple(dict(zip(header, record)).get(name, "") for name in key) not in new]
         _replace_file(path, [union, *(record + [""] * (len(union) - len(record)) for record in kept),
                              *(_cells(union, row) for row in new.values())])
 

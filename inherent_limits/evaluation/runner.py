@@ -289,7 +289,8 @@ def engine_columns(req: EvalRequest) -> dict:
     from inherent_limits.evaluation.generation import default_max_new_tokens
     knobs = vllm_settings(req).logged()
     tuned = req.condition not in BASE_CONDITIONS
-    columns = {"dtype": knobs.pop("dtype"), "max_new_tokens": default_max_new_tokens(tuned) if req.max_new_tokens is None else req.max_new_tokens}
+    length = default_max_new_tokens(tuned) if req.max_new_tokens is None else req.max_new_tokens
+    columns = {"dtype": knobs.pop("dtype"), "max_new_tokens": length}
     if req.backend == "vllm":
         columns.update(knobs)
     return columns
