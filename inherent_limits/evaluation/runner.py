@@ -487,6 +487,9 @@ def run_many(reqs: list[EvalRequest], report=print) -> list[Optional[dict]]:
     if not reqs:
         return []
     keys = [backend_key(r) for r in reqs]            # unknown runs, missing base models: before anything runs
+    if any(r.backend == "vllm" for r in reqs):
+        from inherent_limits.evaluation.generation import import_vllm
+        import_vllm()                                # a missing vLLM is said first
     call = CallProgress(reqs[0].root, reqs)
     for index, req in enumerate(reqs):               # test sets, gold examples, SampleGen responses too
         if not call.done.get(call.keys[index]):
