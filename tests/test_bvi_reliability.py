@@ -101,6 +101,18 @@ def test_a_kill_before_the_summary_reruns_to_the_same_rows(done, tmp_path):
     assert (root / "base_vs_instruct" / "pair" / "report" / "report.md").is_file()
 
 
+def test_a_kill_while_the_summary_is_rewritten_leaves_the_old_rows_and_a_rerun_one_each(done, tmp_path):
+    root = _copy(done, tmp_path)
+    before = (root / SUMMARY_LOG).read_bytes()
+    argv = ["base_vs_instruct.py", "--root", str(root), *ARGS]
+    killed = run_cli(argv, env_extra={CRASH_ENV: "log_replace_rows"})
+    assert killed.returncode == -9, killed.stderr
+    assert (root / SUMMARY_LOG).read_bytes() == before and list(root.glob(f".{SUMMARY_LOG}.tmp-*"))
+    rerun = run_cli(argv, env_extra={CRASH_ENV: ""})
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(_summary(root)) == GROUPS and not list(root.glob(f".{SUMMARY_LOG}.tmp-*"))
+
+
 def test_a_torn_last_row_is_dropped_with_its_line_and_generated_again(done, tmp_path, capsys):
     root = _copy(done, tmp_path)
     log = _samples(root)

@@ -340,9 +340,10 @@ def check_same_inputs(samples_path: Path, rows: list[dict], planned: list) -> No
     for _, dataset, prompting, item, base_row, _ in planned:
         old = logged.get(where(base_row))
         if old is not None and old != base_row["input_sha"]:
+            made = ("made from another prompt or gold answer (other --data_dir, exemplars or tokenizer)" if old
+                    else "without an input fingerprint (an older log)")
             raise UserError(f"{samples_path} holds {base_row['model_kind']} samples of {dataset} item "
-                            f"{item.item_id} ({prompting}) made from another prompt or gold answer (other "
-                            "--data_dir, exemplars or tokenizer): pass --out_name for this data, or move the "
+                            f"{item.item_id} ({prompting}) {made}: pass --out_name for this data, or move the "
                             "log away")
 
 
