@@ -171,6 +171,16 @@ def test_report_only_replaces_its_own_report_but_not_another_pairs(done, tmp_pat
     refused(capsys, "base_vs_instruct", stage_args, root, r"holds the report of a vs b")
 
 
+def test_a_run_refuses_a_report_folder_of_other_files_before_generating(done, tmp_path, capsys):
+    root = _copy(done, tmp_path)
+    report = root / "base_vs_instruct" / "pair" / "report"
+    (report / "report.json").unlink()
+    log = _samples(root)
+    log.write_text(log.read_text(encoding="utf-8").split("\n", 1)[0] + "\n", encoding="utf-8")  # header only
+    refused(capsys, "base_vs_instruct", ["--root", root, *ARGS], root, r"report folder .*report holds files that "
+            r"are not a report")
+
+
 # --- bad input: one error line, nothing written ---------------------------------------------------------
 
 def _records(path: Path) -> list[list[str]]:

@@ -25,7 +25,7 @@ from inherent_limits.base_vs_instruct.benchmarks import BENCHMARKS, get_bench
 from inherent_limits.base_vs_instruct.decoding import DECODINGS, DecodeSettings, HFDecoder, Sample, confidence
 from inherent_limits.base_vs_instruct.items import fewshot_exemplars, load_items
 from inherent_limits.base_vs_instruct.prompts import PROMPTINGS, check_chat_template, prompt_ids
-from inherent_limits.base_vs_instruct.report import group_metrics, write_report
+from inherent_limits.base_vs_instruct.report import check_report_dir, group_metrics, write_report
 from inherent_limits.base_vs_instruct.samples import (
     SAMPLE_COLUMNS,
     SAMPLE_KEY,
@@ -372,6 +372,7 @@ def run_study(req: StudyRequest) -> dict:
     samples_path = folder / SAMPLES
     rows = read_samples(samples_path, repair=True)
     check_same_inputs(samples_path, rows, planned)
+    check_report_dir(folder / "report", sorted({row["pair"] for row in rows} | {pair}))
     done = {sample_key(row) for row in rows}
     folder.mkdir(parents=True, exist_ok=True)
     decoders = Decoders(req, sides)
@@ -487,6 +488,7 @@ def rescore(req: StudyRequest) -> dict:
     missing = [c for c in SAMPLE_COLUMNS if c not in rows[0]]
     if missing:
         raise UserError(f"{path} is not a per-sample log of this study (no column(s) {', '.join(missing)})")
+    check_report_dir(path.parent / "report", sorted({row["pair"] for row in rows}))
     by_dataset = {}
     for dataset in sorted({row["dataset"] for row in rows}):
         by_dataset[dataset] = {item.item_id: item for item in load_items(dataset, data_dir=req.data_dir)}
