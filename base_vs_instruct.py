@@ -8,10 +8,10 @@ with CoT; every sample is graded by both graders; pass@k for k up to 20.
     python base_vs_instruct.py --base Qwen/Qwen3-8B-Base --instruct Qwen/Qwen3-8B
     python base_vs_instruct.py --instruct demo_regular --no_chat_template --data_dir bundled   # a LoRA run vs its base
 
-Writes base_vs_instruct/<out_name>/samples.csv (one row per item x sample), appends
-base_vs_instruct_logs.csv and rebuilds base_vs_instruct/<out_name>/report/. A rerun with the same
-settings resumes item by item; --rescore re-grades samples.csv without generating; --report_only
-FILE rebuilds the report and figures from a per-sample log alone.
+Writes base_vs_instruct/<out_name>/samples.csv (one row per item x sample), its rows of
+base_vs_instruct_logs.csv (one per group, replaced on a rerun) and base_vs_instruct/<out_name>/report/.
+A rerun with the same settings resumes item by item; --rescore re-grades samples.csv without
+generating; --report_only FILE rebuilds the report and figures from a per-sample log alone.
 """
 from __future__ import annotations
 
@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_bool(p, "--rescore", False, "re-extract and re-grade the per-sample log; no generation")
     p.add_argument("--report_only", default=None, metavar="SAMPLES_CSV",
                    help="rebuild the report and figures from this per-sample log alone; nothing else runs")
-    p.add_argument("--report_dir", default=None, help="where --report_only writes (default: next to the log, report/)")
+    p.add_argument("--report_dir", default=None,
+                   help="where --report_only writes: a new or empty folder, or one holding a report of the same "
+                        "pair, which is replaced (default: next to the log, report/)")
     p.add_argument("--dtype", default=None, help="vLLM dtype (default: bfloat16 on CUDA, float32 on CPU)")
     p.add_argument("--gpu_memory_utilization", type=float, default=None,
                    help="vLLM memory share (CPU backend: share of RAM; default: vLLM's)")

@@ -65,7 +65,7 @@ def main(argv=None) -> None:
 
     from tqdm import tqdm
 
-    from inherent_limits.core.checks import not_empty, writable_root
+    from inherent_limits.core.checks import at_least, not_empty, writable_root
     from inherent_limits.core.run_info import git_hash, job_id
     from inherent_limits.data import registry
     from inherent_limits.prompts.builder import PromptBuilder, Variant
@@ -85,6 +85,7 @@ def main(argv=None) -> None:
         if not tasks:
             raise UserError(f"{' '.join(args.tasks)}: no task this stage builds "
                             "(BigBench/GSM8K are formatted by test.py)")
+    at_least("--num_inner", args.num_inner, 1)  # a SampleGen prompt without examples is not one
     if args.num_datapoints < 2:
         raise UserError("--num_datapoints must be at least 2 (one training and one validation row)")
     writable_root(Path(args.root))

@@ -115,6 +115,9 @@ def test_tasks(args) -> list[str]:
         ("--test_task", args.test_task, registry.TEST_TASKS)) if value is not None]
     if not chosen:
         raise UserError("which task? pass --test_task <names or indices> (or --bigbench_test_task N)")
+    if len(chosen) > 1:
+        raise UserError(f"{' and '.join(c[0] for c in chosen)} both name tasks: pass one of them "
+                        "(--test_task takes several names, indices and groups)")
     flag, value, tasks = chosen[0]
     test_lists = (*registry.TEST_TASKS, *registry.BIGBENCH_TASKS, *registry.OTHER_TASKS, *registry.TRANSLATED_TASKS)
     groups = {"all": list(dict.fromkeys(test_lists)), "test": list(registry.TEST_TASKS),
@@ -137,6 +140,8 @@ def test_tasks(args) -> list[str]:
     if unknown:
         raise UserError(f"unknown tasks in {flag}: {'; '.join(unknown)}. Nothing was run "
                         "(`python create_prompts.py --list_tasks` lists the tasks)")
+    if not out:
+        raise UserError(f"{flag} names no task: give task names, indices or groups")
     return out
 
 
@@ -148,6 +153,8 @@ def conditions(args) -> list[tuple[str, str]]:
         condition = condition_of(args.run_name, args.use_exemplar_gen, args.sample_source, args.test_prompt_format)
         return [(condition, args.test_prompt_format or "flan_prompts")]
     names = list(dict.fromkeys(_words(args.condition)))
+    if not names:
+        raise UserError(f"--condition names no condition: choose from {', '.join(CONDITION_NAMES)}")
     bad = [n for n in names if n not in CONDITION_NAMES]
     if bad:
         raise UserError(f"unknown condition {bad[0]!r} in --condition: choose from {', '.join(CONDITION_NAMES)}")
@@ -175,6 +182,8 @@ def main(argv=None) -> None:
     from inherent_limits.core.run_info import git_hash, job_id
     root, job = Path(args.root), job_id(args.slurm_job_id)
     checks.not_empty(args, ("run_name", "test_task", "model", "rescore", "slurm_job_id", "root"))
+    checks.at_least("--max_new_tokens", args.max_new_tokens, 1)
+    checks.at_least("--num_inner", args.num_inner, 1)
     checks.writable_root(root)
     for log in (csv_logs.EVAL_LOG, csv_logs.BERTSCORE_LOG):  # a response file is never left without its row
         checks.usable_log(root / log)

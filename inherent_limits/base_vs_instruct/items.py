@@ -102,10 +102,14 @@ def _items(bench: MathBench, split: str, source: str, rows: Iterable[tuple[int, 
                             f"{', '.join(repr(c) for c in missing)}; expected the "
                             f"{bench.hub_path or bench.name} schema: {', '.join(bench.columns)}")
         try:
-            out.append(convert(row, index, split))
+            item = convert(row, index, split)
         except (KeyError, ValueError, TypeError, AttributeError) as err:
             raise UserError(f"benchmark {bench.name}: row {number} of {source} is malformed: "
                             f"{type(err).__name__}: {err}") from None
+        if not isinstance(item.question, str) or not item.question.strip():
+            raise UserError(f"benchmark {bench.name}: row {number} of {source} has no question text "
+                            f"(got {item.question!r})")
+        out.append(item)
     if not out:
         raise UserError(f"benchmark {bench.name}: {source} has no rows")
     ids = [item.item_id for item in out]

@@ -9,6 +9,7 @@ pass@k curves (PNG).
 """
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -21,6 +22,7 @@ from inherent_limits.core.errors import UserError
 
 GROUP = ("pair", "model", "model_kind", "dataset", "prompting", "n_shots", "decoding", "decoding_settings")
 PERTURBED = {"math500": "math_perturb_hard"}
+REPORT_INFO = "report.json"  # the pairs a report folder shows: only their next report may replace it
 
 
 def graders_in(rows: list[dict]) -> tuple[str, ...]:
@@ -229,19 +231,41 @@ def _curves(metrics: list[dict], dataset: str, path: Path) -> None:
     figure.savefig(path)
 
 
+def check_report_dir(out: Path, pairs: list[str]) -> None:
+    """`out` must be absent, empty, or hold a report (its report.json) of the same pairs: it is replaced whole."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise UserError(f"report folder {out} is a file: pass a new folder (--report_dir)")
+    if not any(out.iterdir()):
+        return
+    try:
+        previous = json.loads((out / REPORT_INFO).read_text(encoding="utf-8")).get("pairs")
+    except (OSError, ValueError, AttributeError):
+        previous = None
+    if previous != pairs:
+        what = f"the report of {', '.join(previous)}" if isinstance(previous, list) else "files that are not a report"
+        raise UserError(f"report folder {out} holds {what}, and writing a report replaces the folder: pass a new "
+                        "folder (--report_dir), or move it away")
+
+
 def write_report(samples_path: Path, out: Optional[Path] = None) -> dict:
-    """Rebuild report.md and the pass@k PNGs from a per-sample log (atomically replaces `out`)."""
+    """Rebuild report.md and the pass@k PNGs from a per-sample log (atomically replaces `out`, which
+    check_report_dir allows only for a new folder or a previous report of the same pairs)."""
     samples_path = Path(samples_path)
     rows = read_samples(samples_path)
     if not rows:
         raise UserError(f"no samples in {samples_path}: nothing to report")
     if not graders_in(rows) or any(name not in rows[0] for name in (*GROUP, "item_id", "sample_index")):
         raise UserError(f"{samples_path} is not a per-sample log of the base-vs-instruct study")
+    out = Path(out) if out is not None else samples_path.parent / "report"
+    pairs = sorted({row["pair"] for row in rows})
+    check_report_dir(out, pairs)
     metrics = group_metrics(rows, curves=True)
     text = render(metrics, str(samples_path))
-    out = Path(out) if out is not None else samples_path.parent / "report"
     with atomic_dir(out, overwrite=True) as tmp:
         (tmp / "report.md").write_text(text, encoding="utf-8")
+        (tmp / REPORT_INFO).write_text(json.dumps({"samples": str(samples_path), "pairs": pairs}), encoding="utf-8")
         for dataset in sorted({m["dataset"] for m in metrics}):
             _curves(metrics, dataset, tmp / f"passk_{_slug(dataset)}.png")
     return {"report": out / "report.md", "figures": sorted(out.glob("*.png"))}

@@ -3,9 +3,10 @@
 Layout under --root:
     base_vs_instruct/<out_name>/samples.csv     one row per item x sample (the per-sample log)
     base_vs_instruct/<out_name>/report/          report.md and figures, rebuilt from samples.csv
-    base_vs_instruct_logs.csv                    summary rows (csv_logs.append_row, its lock)
+    base_vs_instruct_logs.csv                    summary rows, one per group (csv_logs.replace_rows)
 A rerun with the same settings skips the (item, sample) rows already in samples.csv, so an
-interrupted run resumes item by item; `rescore` re-extracts and re-grades samples.csv in place.
+interrupted run resumes item by item; a logged item whose prompt or gold answer changed is
+refused. `rescore` re-extracts and re-grades samples.csv in place.
 """
 from __future__ import annotations
 
@@ -24,9 +25,18 @@ from inherent_limits.base_vs_instruct.benchmarks import BENCHMARKS, get_bench
 from inherent_limits.base_vs_instruct.decoding import DECODINGS, DecodeSettings, HFDecoder, Sample, confidence
 from inherent_limits.base_vs_instruct.items import fewshot_exemplars, load_items
 from inherent_limits.base_vs_instruct.prompts import PROMPTINGS, check_chat_template, prompt_ids
-from inherent_limits.base_vs_instruct.report import group_metrics, write_report
-from inherent_limits.base_vs_instruct.samples import SAMPLE_COLUMNS, SAMPLES, read_samples, sample_key, write_samples
+from inherent_limits.base_vs_instruct.report import check_report_dir, group_metrics, write_report
+from inherent_limits.base_vs_instruct.samples import (
+    SAMPLE_COLUMNS,
+    SAMPLE_KEY,
+    SAMPLES,
+    read_samples,
+    sample_key,
+    write_samples,
+)
 from inherent_limits.core import csv_logs
+from inherent_limits.core.checks import usable_log, writable_root
+from inherent_limits.core.crash_points import crash_point
 from inherent_limits.core.errors import UserError
 from inherent_limits.core.run_info import RUN_INFO, git_hash
 from inherent_limits.models.loading import has_tokenizer, load_model, load_tokenizer, resolve_model_name
@@ -202,7 +212,7 @@ class Grading:
         if unknown or not graders:
             raise UserError(f"unknown grader(s) {', '.join(unknown) or '(none given)'}: choose from "
                             f"{', '.join(GRADERS)}")
-        self.graders = graders
+        self.graders = tuple(dict.fromkeys(graders))  # a grader named twice is applied and logged once
         self.extractor = _Extractor(extractor) if extractor else None
 
     def grade(self, bench, item, response: str) -> tuple[Optional[extraction.Extracted], dict]:
@@ -294,13 +304,61 @@ def load_all_items(req: StudyRequest) -> dict[str, list]:
     return items
 
 
-def run_study(req: StudyRequest) -> dict:
-    """Generate (resuming), grade and log every sample; append summary rows; rebuild the report."""
+def input_sha(ids: list[int], item) -> str:
+    """The fingerprint of what a sample is generated from and graded against: prompt ids and gold answer."""
+    return hashlib.sha256(json.dumps([list(ids), item.gold]).encode()).hexdigest()[:16]
 
+
+def plan(req: StudyRequest, sides: dict[str, ModelSide], items: dict, tokenizers: dict, pair: str) -> list:
+    """(side, dataset, prompting, item, first cells of its rows, prompt ids) of every item to run, in order."""
+    out = []
+    for kind in req.sides:
+        side = sides[kind]
+        label = settings_label(settings_for(req, side.decoding))
+        for dataset in req.datasets:
+            bench = get_bench(dataset)
+            for prompting in req.promptings:
+                shots = shots_for(req, dataset, prompting)
+                for item in items[dataset]:
+                    exemplars = _exemplars(dataset, shots, req.seed, req.data_dir,
+                                           item.meta.get("calculator_id")) if shots else ()
+                    ids = prompt_ids(tokenizers[kind], bench, item, exemplars, side.chat)
+                    base_row = {"job_id": f"job-{req.job}", "pair": pair, "dataset": dataset,
+                                "item_id": item.item_id, "model": side.name, "model_kind": kind,
+                                "decoding": side.decoding, "decoding_settings": label, "prompting": prompting,
+                                "n_shots": shots, "seed": req.seed, "input_sha": input_sha(ids, item)}
+                    out.append((side, dataset, prompting, item, base_row, ids))
+    return out
+
+
+def check_same_inputs(samples_path: Path, rows: list[dict], planned: list) -> None:
+    """Refuse to add to a log whose samples of these items came from another prompt or gold answer."""
+    def where(row):
+        return tuple(str(row.get(name, "")) for name in SAMPLE_KEY if name not in ("input_sha", "sample_index"))
+
+    logged = {where(row): row.get("input_sha", "") for row in rows}
+    for _, dataset, prompting, item, base_row, _ in planned:
+        old = logged.get(where(base_row))
+        if old is not None and old != base_row["input_sha"]:
+            made = ("made from another prompt or gold answer (other --data_dir, exemplars or tokenizer)" if old
+                    else "without an input fingerprint (an older log)")
+            raise UserError(f"{samples_path} holds {base_row['model_kind']} samples of {dataset} item "
+                            f"{item.item_id} ({prompting}) {made}: pass --out_name for this data, or move the "
+                            "log away")
+
+
+def run_study(req: StudyRequest) -> dict:
+    """Generate (resuming), grade and log every sample; write the summary rows; rebuild the report."""
+
+    writable_root(req.root)
+    usable_log(Path(req.root) / SUMMARY_LOG)
     sides = resolve_sides(req)
     unknown = [s for s in req.sides if s not in ("base", "instruct")]
     if unknown or not req.sides:
         raise UserError(f"unknown side(s) {unknown}: choose base and/or instruct")
+    if req.backend == "vllm":
+        from inherent_limits.evaluation.generation import import_vllm
+        import_vllm()  # a UserError saying how to install it, before any folder is made
     ks = check_pass_k(req, sides)
     grading = Grading(tuple(req.graders), req.extractor)
     items = load_all_items(req)
@@ -308,51 +366,39 @@ def run_study(req: StudyRequest) -> dict:
     for kind in req.sides:
         if sides[kind].chat:
             check_chat_template(tokenizers[kind], sides[kind].name)
-    folder = out_dir(req, sides)
-    folder.mkdir(parents=True, exist_ok=True)
-    samples_path = folder / SAMPLES
-    done = {sample_key(row) for row in read_samples(samples_path)}
     pair = " vs ".join(s.name for s in sides.values())
+    planned = plan(req, sides, items, tokenizers, pair)
+    folder = out_dir(req, sides)
+    samples_path = folder / SAMPLES
+    rows = read_samples(samples_path, repair=True)
+    check_same_inputs(samples_path, rows, planned)
+    check_report_dir(folder / "report", sorted({row["pair"] for row in rows} | {pair}))
+    done = {sample_key(row) for row in rows}
+    folder.mkdir(parents=True, exist_ok=True)
     decoders = Decoders(req, sides)
     written = 0
     chunk = VLLM_ITEMS_PER_CALL if req.backend == "vllm" else 1
-    for kind in req.sides:
-        side = sides[kind]
+    pending = []  # (item, first cells of its rows, missing sample indices, prompt ids, settings)
+    for index, (side, dataset, prompting, item, base_row, ids) in enumerate(
+            _progress(planned, "generating", req.progress)):
         settings = settings_for(req, side.decoding)
-        label = settings_label(settings)
-        for dataset in req.datasets:
-            bench = get_bench(dataset)
-            for prompting in req.promptings:
-                shots = shots_for(req, dataset, prompting)
-                pending = []  # (item, first cells of its rows, missing sample indices, prompt ids, settings)
-                for item in _progress(items[dataset], f"{kind} {dataset} {prompting}", req.progress):
-                    base_row = {"job_id": f"job-{req.job}", "pair": pair, "dataset": dataset,
-                                "item_id": item.item_id, "model": side.name, "model_kind": kind,
-                                "decoding": side.decoding, "decoding_settings": label, "prompting": prompting,
-                                "n_shots": shots, "seed": req.seed}
-                    missing = {i for i in range(settings.samples)
-                               if sample_key({**base_row, "sample_index": i}) not in done}
-                    if not missing:
-                        continue
-                    exemplars = _exemplars(dataset, shots, req.seed, req.data_dir,
-                                           item.meta.get("calculator_id")) if shots else ()
-                    ids = prompt_ids(tokenizers[kind], bench, item, exemplars, side.chat)
-                    decoder = decoders.get(side, tokenizers[kind])
-                    room = decoder.context - len(ids)
-                    if room < 1:
-                        raise UserError(f"{dataset} item {item.item_id}: the {prompting} prompt has {len(ids)} "
-                                        f"tokens, the model's context {decoder.context}; use fewer --n_shots")
-                    seeded = replace(settings, seed=item_seed(req.seed, dataset, item.item_id, prompting),
-                                     max_new_tokens=min(settings.max_new_tokens, room))
-                    pending.append((item, base_row, missing, ids, seeded))
-                    if len(pending) >= chunk:
-                        written += _decode_and_log(decoder, pending, bench, tokenizers[kind], grading, req,
-                                                   samples_path)
-                        pending = []
-                if pending:
-                    written += _decode_and_log(decoders.get(side, tokenizers[kind]), pending, bench,
-                                               tokenizers[kind], grading, req, samples_path)
-    summary = append_summary(req, this_run(req, read_samples(samples_path), sides, items), sides, ks)
+        missing = {i for i in range(settings.samples) if sample_key({**base_row, "sample_index": i}) not in done}
+        if missing:
+            decoder = decoders.get(side, tokenizers[side.kind])
+            room = decoder.context - len(ids)
+            if room < 1:
+                raise UserError(f"{dataset} item {item.item_id}: the {prompting} prompt has {len(ids)} "
+                                f"tokens, the model's context {decoder.context}; use fewer --n_shots")
+            seeded = replace(settings, seed=item_seed(req.seed, dataset, item.item_id, prompting),
+                             max_new_tokens=min(settings.max_new_tokens, room))
+            pending.append((item, base_row, missing, ids, seeded))
+        following = planned[index + 1][:3] if index + 1 < len(planned) else None
+        if pending and (len(pending) >= chunk or following != (side, dataset, prompting)):
+            written += _decode_and_log(decoders.get(side, tokenizers[side.kind]), pending, get_bench(dataset),
+                                       tokenizers[side.kind], grading, req, samples_path)
+            pending = []
+    crash_point("bvi_before_summary")
+    summary = write_summary(req, this_run(req, read_samples(samples_path), planned), sides, ks, grading.graders)
     report = write_report(samples_path, folder / "report")
     return {"samples": samples_path, "written": written, "summary_rows": summary, **report}
 
@@ -400,34 +446,39 @@ def versions() -> dict:
     return out
 
 
-def this_run(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSide], items: dict) -> list[dict]:
-    """The rows of this run's sides, decoding settings, items, promptings and seed."""
-    wanted = {(kind, sides[kind].name, sides[kind].decoding, settings_label(settings_for(req, sides[kind].decoding)), d)
-              for kind in req.sides for d in items}
-    ids = {d: {item.item_id for item in items[d]} for d in items}
-    fields = ("model_kind", "model", "decoding", "decoding_settings", "dataset")
-    return [r for r in rows if tuple(r[f] for f in fields) in wanted and r["item_id"] in ids[r["dataset"]]
-            and r["prompting"] in req.promptings and r["seed"] == str(req.seed)]
+def _run_key(row: dict) -> tuple:
+    return tuple(str(row.get(name, "")) for name in SAMPLE_KEY if name != "sample_index")
 
 
-def append_summary(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSide], ks: dict,
-                   rescored: bool = False) -> int:
-    """One summary row per model, dataset, prompting, decoding and grader in `rows`."""
+def this_run(req: StudyRequest, rows: list[dict], planned: list) -> list[dict]:
+    """The rows of this run's planned items (sides, decoding settings, promptings, seed, inputs)."""
+    wanted = {_run_key(base_row) for *_, base_row, _ in planned}
+    return [r for r in rows if _run_key(r) in wanted]
+
+
+SUMMARY_KEY = ("samples_file", "pair", "model", "model_kind", "dataset", "prompting", "n_shots", "decoding",
+               "decoding_settings", "grader", "seed")
+
+
+def write_summary(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSide], ks: dict,
+                  graders: tuple[str, ...], rescored: bool = False) -> int:
+    """One summary row per model, dataset, prompting, decoding and grader in `rows`, replacing the
+    rows of the same groups of this per-sample log (one rewrite of the log: a kill leaves old or new)."""
 
     provenance = {"backend": req.backend, "extractor": req.extractor, "rescored": rescored, "git_hash": git_hash(),
-                  **versions(), "samples_file": str(out_dir(req, sides) / SAMPLES)}
-    count = 0
-    for metrics in group_metrics(rows, tuple(req.graders), ks_by_kind=ks):
-        row = {"job_id": f"job-{req.job}", "seed": req.seed,
-               "dataset_version": get_bench(metrics["dataset"]).version, **metrics, **provenance}
-        csv_logs.append_row(Path(req.root) / SUMMARY_LOG, row, leading=SUMMARY_COLUMNS)
-        count += 1
-    return count
+                  **versions(), "samples_file": str((out_dir(req, sides) / SAMPLES).relative_to(req.root))}
+    summary = [{"job_id": f"job-{req.job}", "seed": req.seed,
+                "dataset_version": get_bench(metrics["dataset"]).version, **metrics, **provenance}
+               for metrics in group_metrics(rows, graders, ks_by_kind=ks)]
+    csv_logs.replace_rows(Path(req.root) / SUMMARY_LOG, summary, key=SUMMARY_KEY, leading=SUMMARY_COLUMNS)
+    return len(summary)
 
 
 def rescore(req: StudyRequest) -> dict:
     """Re-extract and re-grade every row of the per-sample log with --graders; no generation."""
 
+    writable_root(req.root)
+    usable_log(Path(req.root) / SUMMARY_LOG)
     sides = resolve_sides(req)
     grading = Grading(tuple(req.graders), req.extractor)
     path = out_dir(req, sides) / SAMPLES
@@ -437,6 +488,7 @@ def rescore(req: StudyRequest) -> dict:
     missing = [c for c in SAMPLE_COLUMNS if c not in rows[0]]
     if missing:
         raise UserError(f"{path} is not a per-sample log of this study (no column(s) {', '.join(missing)})")
+    check_report_dir(path.parent / "report", sorted({row["pair"] for row in rows}))
     by_dataset = {}
     for dataset in sorted({row["dataset"] for row in rows}):
         by_dataset[dataset] = {item.item_id: item for item in load_items(dataset, data_dir=req.data_dir)}
@@ -451,7 +503,7 @@ def rescore(req: StudyRequest) -> dict:
         new_rows.append({**kept, **cells})
     ks = rescore_pass_k(req, new_rows)
     write_samples(path, new_rows)
-    summary = append_summary(req, new_rows, sides, ks, rescored=True)
+    summary = write_summary(req, new_rows, sides, ks, grading.graders, rescored=True)
     report = write_report(path, path.parent / "report")
     return {"samples": path, "rescored": len(new_rows), "summary_rows": summary, **report}
 

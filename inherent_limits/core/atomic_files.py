@@ -38,14 +38,18 @@ def _sibling(target: Path, kind: str, suffix: str = "") -> Path:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid runs on this host."""
+    """Whether a process with this pid runs on this host (a zombie, dead but not reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS) or the process just ended: trust kill()
+        return not Path("/proc").is_dir()
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _size_mb(path: Path) -> float:
@@ -100,6 +104,12 @@ def recover(target: Path) -> None:
             size = _size_mb(path)
             _remove(path)
             print(f"removed {path} ({size:.1f} MB) left by a killed writer (pid {pid})")
+
+
+def recover_with_parent(path: Path) -> None:
+    """`recover` the folder a reader opens and its parent (the folder a writer replaced may be either)."""
+    recover(path)
+    recover(Path(path).parent)
 
 
 @contextmanager

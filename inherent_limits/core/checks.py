@@ -78,6 +78,16 @@ def load_saved_dataset(path: Path, rebuild: str, in_memory: bool = False):
         raise UserError(f"{path} is corrupt ({type(err).__name__}: {detail}): {rebuild}") from None
 
 
+def read_utf8(path: Path) -> str:
+    """The text of a file that must be UTF-8; a UserError naming the file and the first bad byte's offset."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path} is not UTF-8 text: byte 0x{data[err.start]:02x} at offset {err.start}; "
+                        "save it as UTF-8") from None
+
+
 def os_error(path, err: OSError) -> UserError:
     """An OSError writing under `path` as one line; read-only is said as such."""
     if err.errno in _READ_ONLY:

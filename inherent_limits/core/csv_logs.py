@@ -14,8 +14,9 @@ written under its own column names:
 Both happen while holding an exclusive lock, so rows are never lost, interleaved or misaligned.
 Before either, the whole log is parsed: a damaged log (a quoted cell never closed, a row longer
 than the header, bad quoting) is refused with the line number, so no row is ever appended into
-an open quote. `check_log` runs the same check before a long job starts, and `append_row_once`
-appends a row only if no row with the same key cells is there yet (for rerun-safe finishing).
+an open quote. `check_log` runs the same check before a long job starts, `append_row_once`
+appends a row only if no row with the same key cells is there yet (for rerun-safe finishing),
+and `replace_rows` replaces the rows with the same key cells (summaries written once per group).
 A rewrite's temporary file left by a killed writer is removed by the next writer.
 
 Why a separate lock file (`<log>.lock`): a rewrite replaces the log with a new inode. A lock
@@ -49,10 +50,11 @@ import uuid
 import warnings
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Optional, Sequence
 
 import filelock
 
+from inherent_limits.core.crash_points import crash_point
 from inherent_limits.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -113,8 +115,7 @@ def append_row(path, row: Mapping[str, object], leading: Sequence[str] = ()) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     with log_lock(path):
         header = _read_header(path)
-        for orphan in path.parent.glob(f".{path.name}.tmp-*"):  # only the lock holder writes one
-            orphan.unlink(missing_ok=True)
+        _remove_orphans(path)
         if header is None:
             header = list(dict.fromkeys(names))
             _replace_file(path, [header, _cells(header, row)])
@@ -137,6 +138,25 @@ def append_row_once(path, row: Mapping[str, object], key: Sequence[str], leading
             return False
         append_row(path, row, leading)
         return True
+
+
+def replace_rows(path, rows: Sequence[Mapping[str, object]], key: Sequence[str], leading: Sequence[str] = ()) -> None:
+    """Put `rows` in the log `path` in place of the logged rows with the same cells under `key`.
+
+    One rewrite (temporary file, rename) under the lock: a reader or a kill sees the old log or
+    the new one. Of rows with equal keys among `rows`, the last one is kept.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = {tuple(_cell(row.get(name)) for name in key): row for row in rows}
+    with log_lock(path):
+        header = _read_header(path) or []
+        _remove_orphans(path)
+        kept = [record for _, record in _body(path, header)
+                if tuple(dict(zip(header, record)).get(name, "") for name in key) not in new] if header else []
+        union = list(dict.fromkeys([*(header or leading), *(name for row in new.values() for name in row)]))
+        _replace_file(path, [union, *(record + [""] * (len(union) - len(record)) for record in kept),
+                             *(_cells(union, row) for row in new.values())], crash="log_replace_rows")
 
 
 def find_rows(path, cells: Mapping[str, object]) -> list[dict[str, str]]:
@@ -308,8 +328,15 @@ def _rewrite_with_columns(path: Path, header: list[str], new: list[str], row: Ma
     _replace_file(path, records())
 
 
-def _replace_file(path: Path, records: Iterable[Sequence[str]]) -> None:
-    """Write `records` to a temporary sibling of `path`, fsync it, then rename it over `path`."""
+def _remove_orphans(path: Path) -> None:
+    """Remove the rewrite temporaries of killed writers (only the lock holder writes one)."""
+    for orphan in path.parent.glob(f".{path.name}.tmp-*"):
+        orphan.unlink(missing_ok=True)
+
+
+def _replace_file(path: Path, records: Iterable[Sequence[str]], crash: Optional[str] = None) -> None:
+    """Write `records` to a temporary sibling of `path`, fsync it, then rename it over `path`
+    (`crash`: the crash point between the two)."""
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies, as for open()
     try:
@@ -319,6 +346,8 @@ def _replace_file(path: Path, records: Iterable[Sequence[str]]) -> None:
             os.fsync(handle.fileno())
         if path.exists():
             shutil.copymode(path, tmp)
+        if crash:
+            crash_point(crash)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import itertools
 import json
 import os
@@ -22,6 +23,7 @@ import random
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
+from inherent_limits.core.checks import read_utf8
 from inherent_limits.core.errors import UserError
 from inherent_limits.data.preprocess import RowError
 from inherent_limits.data.registry import DATA_DIR_ENV, MANUAL_DIR_ENV, STREAM_CUTOFF, TaskSpec, get_task
@@ -78,12 +80,11 @@ def _read_manual(spec: TaskSpec, manual_dir: Path, split: str) -> tuple[str, Ite
         raise UserError(f"task {spec.name}: manual download not found at {candidates[0]}. "
                         f"To get it: {source.how.format(split=split)} ({source.url}).")
     if source.fmt == "tsv":
-        with open(path, encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t"))
+        rows = list(csv.DictReader(io.StringIO(read_utf8(path), newline=""), delimiter="\t"))
         return str(path), enumerate(rows, 2)
     if source.fmt == "json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_utf8(path))
         except json.JSONDecodeError as err:
             raise UserError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from None
         if not isinstance(data, list):
@@ -139,7 +140,7 @@ def canonical_rows(spec: TaskSpec, source: str, rows: Iterable[tuple[int, dict]]
         if missing:
             raise UserError(f"task {spec.name}: row {number} of {source} lacks required column "
                             f"{missing[0]!r} (needs {', '.join(spec.required)})")
-        empty = [c for c in spec.required if isinstance(row[c], str) and not row[c].strip()]
+        empty = [c for c in spec.required if row[c] is None or isinstance(row[c], str) and not row[c].strip()]
         if empty:
             raise UserError(f"task {spec.name}: row {number} of {source} has an empty required field "
                             f"{empty[0]!r}; fill it in or remove the row")
@@ -149,6 +150,10 @@ def canonical_rows(spec: TaskSpec, source: str, rows: Iterable[tuple[int, dict]]
             raise UserError(f"task {spec.name}: row {number} of {source} cannot be preprocessed: "
                             f"{type(err).__name__}: {err}") from None
         if done is not None:
+            null = [f for f in spec.input_fields if f in done and done[f] is None]
+            if null:
+                raise UserError(f"task {spec.name}: row {number} of {source} has no value (null) in the "
+                                f"prompt field {null[0]!r}; fill it in or remove the row")
             out.append(done)
     if not out:
         raise UserError(f"task {spec.name}: {source} has no usable rows")

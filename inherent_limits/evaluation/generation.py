@@ -199,7 +199,7 @@ class VLLMBackend:
         self.engine, self.adapter = engine, adapter
         self.lora = engine.lora_request(adapter)
         self.tokenizer = engine.tokenizer(adapter)
-        self.max_new_tokens = max_new_tokens or default_max_new_tokens(adapter is not None)
+        self.max_new_tokens = _max_new_tokens(max_new_tokens, adapter)
 
     def encode(self, prompts: Sequence[str]) -> list[list[int]]:
         """Token ids exactly as the hf backend builds them."""
@@ -355,6 +355,11 @@ def lora_request_args(adapter_dir, lora_id: int = LORA_ID) -> tuple:
     return (name, lora_id, str(adapter_dir))
 
 
+def _max_new_tokens(given: Optional[int], adapter) -> int:
+    """`given` (0 too, for the caller to refuse), else the reference's default for a base model or an adapter."""
+    return default_max_new_tokens(adapter is not None) if given is None else given
+
+
 def make_backend(kind: str, model_name: str, *, adapter=None, batch_size: int = 8,
                  max_new_tokens: Optional[int] = None, tensor_parallel_size: int = 1,
                  load_in_4bit: bool = False, dtype: Optional[str] = None,
@@ -378,7 +383,7 @@ def make_backend(kind: str, model_name: str, *, adapter=None, batch_size: int = 
     tokenizer = load_tokenizer(tokenizer_source(model_name, adapter), padding_side="left")
     model = load_model(model_name, adapter=adapter, load_in_4bit=load_in_4bit, dtype=torch_dtype)
     return HFBackend(model, tokenizer, batch_size=batch_size,
-                     max_new_tokens=max_new_tokens or default_max_new_tokens(adapter is not None))
+                     max_new_tokens=_max_new_tokens(max_new_tokens, adapter))
 
 
 def _torch_dtype(name: str):

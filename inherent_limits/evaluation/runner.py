@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from inherent_limits.core import csv_logs
 from inherent_limits.core.conditions import BASE_CONDITIONS
@@ -289,7 +289,8 @@ def engine_columns(req: EvalRequest) -> dict:
     from inherent_limits.evaluation.generation import default_max_new_tokens
     knobs = vllm_settings(req).logged()
     tuned = req.condition not in BASE_CONDITIONS
-    columns = {"dtype": knobs.pop("dtype"), "max_new_tokens": req.max_new_tokens or default_max_new_tokens(tuned)}
+    length = default_max_new_tokens(tuned) if req.max_new_tokens is None else req.max_new_tokens
+    columns = {"dtype": knobs.pop("dtype"), "max_new_tokens": length}
     if req.backend == "vllm":
         columns.update(knobs)
     return columns
@@ -346,11 +347,12 @@ def wants_bertscore(req: EvalRequest, spec: TaskSpec, items: list[TestItem]) -> 
     return req.bertscore and spec.bertscore and any(item.options for item in items)
 
 
-def run_evaluation(req: EvalRequest, backend=None) -> dict:
+def run_evaluation(req: EvalRequest, backend=None, on_logged: Optional[Callable[[str], None]] = None) -> dict:
     """Evaluate, write the response file, append the log rows; returns the eval_logs row.
 
     `backend`: an already-built backend of this request's model and adapter (see run_many);
-    by default one is built when there is something to generate.
+    by default one is built when there is something to generate. `on_logged(eval_name)` runs
+    once the rows are written, before the progress file goes (run_many marks the eval done there).
     """
     spec = get_task(req.task)
     adapter = run_dir(req.root, req.run_name) if req.condition not in BASE_CONDITIONS else None
@@ -391,8 +393,11 @@ def run_evaluation(req: EvalRequest, backend=None) -> dict:
         print(f"{eval_name}: its eval_logs.csv row was already written")
     if bertscore:
         row["bertscore_accuracy"] = _bertscore(req, spec, eval_name, response_file, row)
+    if on_logged is not None:
+        on_logged(eval_name)
     progress.remove()  # first: a journal without progress is known to be finished
     journal.unlink(missing_ok=True)
+    crash_point("eval_done")
     return row
 
 
@@ -482,7 +487,13 @@ def run_many(reqs: list[EvalRequest], report=print) -> list[Optional[dict]]:
     if not reqs:
         return []
     keys = [backend_key(r) for r in reqs]            # unknown runs, missing base models: before anything runs
+    if any(r.backend == "vllm" for r in reqs):
+        from inherent_limits.evaluation.generation import import_vllm
+        import_vllm()                                # a missing vLLM is said first
     call = CallProgress(reqs[0].root, reqs)
+    for index, req in enumerate(reqs):               # test sets, gold examples, SampleGen responses too
+        if not call.done.get(call.keys[index]):
+            load_items(req, get_task(req.task))
     rows: list[Optional[dict]] = []
     backend, built_for = None, None
     for index, (req, key) in enumerate(zip(reqs, keys)):
@@ -496,9 +507,7 @@ def run_many(reqs: list[EvalRequest], report=print) -> list[Optional[dict]]:
             adapter = Path(key[2]) if key[5] else None
             backend, built_for = build_backend(req, key[1], adapter), key
         report(f"{req.condition} on {req.task} ({req.backend})")
-        row = run_evaluation(req, backend=backend)
-        call.mark(index, row["eval_name"])
-        rows.append(row)
+        rows.append(run_evaluation(req, backend=backend, on_logged=lambda name, i=index: call.mark(i, name)))
     _close(backend)
     call.remove()
     return rows

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from inherent_limits.core.atomic_files import recover_with_parent
+from inherent_limits.core.checks import load_saved_dataset
 from inherent_limits.core.conditions import BASE_CONDITIONS
 from inherent_limits.core.errors import UserError
 from inherent_limits.data.registry import TaskSpec
@@ -75,10 +77,10 @@ def sample_indices(n: int, num_test: Optional[int], seed: int) -> list[int]:
 
 
 def _load(path: Path, hint: str):
-    import datasets
-    if not path.exists():
-        raise UserError(f"{path} not found: {hint}")
-    return datasets.load_from_disk(str(path))
+    """A saved test or training set, read whole (a damaged one fails here, named); a kill during its
+    --overwrite is completed first."""
+    recover_with_parent(path)
+    return load_saved_dataset(path, hint, in_memory=True)
 
 
 def _task_path(task: str) -> Path:
@@ -89,7 +91,8 @@ def build_hint(root: Path, task: str, custom: bool, gold: bool = False, unified:
     flags = f"--create_custom_prompts {custom} --dataset_type test"
     flags += " --make_gold_pipeline_test True" if gold else ""
     flags += " --do_unify True" if unified else ""
-    return f"build it with `python create_prompts.py --tasks {task} {flags} --root {root}`"
+    return (f"build it with `python create_prompts.py --tasks {task} {flags} --root {root}` "
+            "(add --overwrite True to replace a damaged one)")
 
 
 def saved_items(root: Path, folder: str, task: str, hint: str) -> list[TestItem]:

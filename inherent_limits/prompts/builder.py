@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+from inherent_limits.core.checks import read_utf8
 from inherent_limits.core.errors import UserError
 from inherent_limits.data.registry import TaskSpec
 from inherent_limits.prompts.templates import Patterns, check_placeholders, placeholders, read_patterns
@@ -35,7 +36,7 @@ def read_prompt_templates(path: Optional[Path] = None) -> dict[str, str]:
     """templates.json (system prompts, SampleGen and BigBench formats), placeholders checked."""
     path = Path(path or DEFAULT_PROMPT_TEMPLATES)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_utf8(path))
     except OSError as err:
         raise UserError(f"cannot read prompt templates {path}: {err.strerror}") from None
     except json.JSONDecodeError as err:

@@ -11,7 +11,7 @@ from typing import Optional
 
 from tqdm import tqdm
 
-from inherent_limits.core.atomic_files import atomic_dir
+from inherent_limits.core.atomic_files import atomic_dir, recover_with_parent
 from inherent_limits.core.checks import at_least, load_saved_dataset, positive, writable_root
 from inherent_limits.core.errors import UserError
 from inherent_limits.data.registry import MIXTURE_SETUPS, mixture_tasks
@@ -72,6 +72,7 @@ def make_mixture(root: Path, prompt_format: str, setup: str = "default", variant
         custom = "True" if prompt_format.startswith("mix") else "False"
         build = (f"python create_prompts.py --num_datapoints {num_datapoints} --create_custom_prompts {custom} "
                  f"--dataset_type train+val --tasks {task} --root {root}")
+        recover_with_parent(path)  # a kill during create_prompts.py --overwrite
         if not path.exists():
             raise UserError(f"{path} not found: build it first with `{build}`")
         data = load_saved_dataset(path, f"rebuild it with `{build} --overwrite`", in_memory=True)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from pathlib import Path
 from typing import Optional
 
+from inherent_limits.core.checks import read_utf8
 from inherent_limits.core.errors import UserError
 
-PLACEHOLDER = re.compile(r"\{(\w*)\}")
+PLACEHOLDER = re.compile(r"\w*")  # a placeholder names a field: no attribute or index access
 DEFAULT_PATTERNS = Path(__file__).resolve().parent / "flan_patterns.py"
 
 Patterns = dict[str, list[tuple[str, str]]]
@@ -25,7 +27,7 @@ def read_patterns(path: Optional[Path] = None) -> Patterns:
     """The PATTERNS dict of a template file, validated for shape."""
     path = Path(path or DEFAULT_PATTERNS)
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = ast.parse(read_utf8(path), filename=str(path))
     except OSError as err:
         raise UserError(f"cannot read template file {path}: {err.strerror}") from None
     except SyntaxError as err:
@@ -56,14 +58,24 @@ def _validated(patterns, path: Path) -> Patterns:
     return out
 
 
-def placeholders(template: str) -> list[str]:
-    """The `{name}` placeholders of a template, in order."""
-    return PLACEHOLDER.findall(template)
+def placeholders(template: str, where: str = "template") -> list[str]:
+    """The `{name}` placeholders of a template, in order; a UserError for anything but a plain name
+    (attribute or index access, conversions, format specs) or unbalanced braces."""
+    try:
+        parsed = [(name, conversion, spec) for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]
+    except ValueError as err:
+        raise UserError(f"{where}: {err} (write a literal brace as {{{{ or }}}})") from None
+    for name, conversion, spec in parsed:
+        if not PLACEHOLDER.fullmatch(name) or conversion or spec:
+            shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            raise UserError(f"{where}: placeholder {{{shown}}} may only name a field, as {{premise}}")
+    return [name for name, _, _ in parsed]
 
 
 def check_placeholders(template: str, allowed: set[str], where: str) -> None:
     """A UserError if the template uses a placeholder outside `allowed`."""
-    unknown = [p for p in placeholders(template) if p not in allowed]
+    unknown = [p for p in placeholders(template, where) if p not in allowed]
     if unknown:
         raise UserError(f"{where}: unknown placeholder {{{unknown[0]}}} "
                         f"(allowed: {', '.join(sorted(allowed))})")
