@@ -133,7 +133,7 @@ def test_rescore_regrades_the_log_without_generating(study, tmp_path):
 
 def _row(item, index, correct, conf="", extracted="", kind="base", decoding="cot", timeout=False):
     return {"pair": "b vs i", "model": kind, "model_kind": kind, "dataset": "gsm8k", "prompting": "zero_shot",
-            "n_shots": "0", "decoding": decoding, "decoding_settings": "x", "item_id": item, "sample_index": str(index),
+            "n_shots": "0", "seed": "42", "decoding": decoding, "decoding_settings": "x", "item_id": item, "sample_index": str(index),
             "correct_standard": str(correct), "timeout_standard": str(timeout), "confidence": conf,
             "extracted": extracted}
 
