@@ -81,7 +81,9 @@ def test_summary_log_has_a_row_per_model_dataset_prompting_decoding_grader(study
     row = summary[0]
     assert row["n"] == "3" and row["n_items"] == "2" and "pass@1" in row and "pass@5" not in row
     assert row["git_hash"] and row["transformers_version"] and row["job_id"] == "job-test"
-    assert all(r["dataset_version"] for r in summary)
+    assert {(r["data_source"], r["n_items"]) for r in summary} == {("bundled", "2")}
+    assert all(r["dataset_version"].startswith("bundled (not the release: ") for r in summary)
+    assert all(int(r["items_available"]) >= 2 for r in summary)
 
 
 def test_report_is_rebuilt_from_the_per_sample_log_alone(study, tmp_path):
@@ -274,3 +276,22 @@ def test_a_math_verify_timeout_grades_wrong_and_is_counted(study, tmp_path, monk
     with open(copy / SUMMARY_LOG, newline="", encoding="utf-8") as handle:
         last = [r for r in csv.DictReader(handle) if r["rescored"] == "True" and r["grader"] == "math_verify"]
     assert [r["timeouts"] for r in last] == ["1"]
+
+
+def test_samples_carry_the_gold_answer_the_prompt_and_the_first_tokens_text(study, tiny_model):
+    import hashlib
+
+    from inherent_limits.models.loading import load_tokenizer
+    _, result, rows = study
+    prompts = {r["prompt_sha256"]: r for r in read_samples(Path(result["samples"]).parent / "prompts.csv")}
+    tokenizer = load_tokenizer(tiny_model)
+    golds = {}
+    for row in rows:
+        prompt = prompts[row["prompt_sha256"]]
+        assert hashlib.sha256(prompt["prompt"].encode()).hexdigest() == row["prompt_sha256"]
+        assert (prompt["dataset"], prompt["item_id"], prompt["prompting"]) == \
+            (row["dataset"], row["item_id"], row["prompting"])
+        assert row["gold"] != "" and golds.setdefault((row["dataset"], row["item_id"]), row["gold"]) == row["gold"]
+        if row["model_kind"] == "base":
+            assert row["first_token_text"] == tokenizer.decode([int(row["first_token"])])
+    assert len(prompts) == len({(r["dataset"], r["item_id"], r["prompting"], r["model_kind"]) for r in rows}) // 2

@@ -22,10 +22,18 @@ from typing import Optional
 from inherent_limits.base_vs_instruct import extraction
 from inherent_limits.base_vs_instruct.benchmarks import BENCHMARKS, get_bench
 from inherent_limits.base_vs_instruct.decoding import DECODINGS, DecodeSettings, HFDecoder, Sample, confidence
-from inherent_limits.base_vs_instruct.items import fewshot_exemplars, load_items
+from inherent_limits.base_vs_instruct.items import bench_source, fewshot_exemplars, load_items
 from inherent_limits.base_vs_instruct.prompts import PROMPTINGS, check_chat_template, prompt_ids
 from inherent_limits.base_vs_instruct.report import group_metrics, write_report
-from inherent_limits.base_vs_instruct.samples import SAMPLE_COLUMNS, SAMPLES, read_samples, sample_key, write_samples
+from inherent_limits.base_vs_instruct.samples import (
+    PROMPT_COLUMNS,
+    PROMPTS,
+    SAMPLE_COLUMNS,
+    SAMPLES,
+    read_samples,
+    sample_key,
+    write_samples,
+)
 from inherent_limits.core import csv_logs
 from inherent_limits.core.errors import UserError
 from inherent_limits.core.run_info import RUN_INFO, git_hash
@@ -34,8 +42,9 @@ from inherent_limits.models.loading import has_tokenizer, load_model, load_token
 SUMMARY_LOG = "base_vs_instruct_logs.csv"
 DEFAULT_PASS_K = (1, 5, 10, 20)
 VLLM_ITEMS_PER_CALL = 64  # vLLM: the prompts of this many items go to the engine together
-SUMMARY_COLUMNS = ("job_id", "seed", "pair", "model", "model_kind", "dataset", "dataset_version", "prompting",
-                   "n_shots", "decoding", "decoding_settings", "grader", "n_items", "n")
+SUMMARY_COLUMNS = ("job_id", "seed", "pair", "model", "model_kind", "dataset", "dataset_version", "data_source",
+                   "items_available", "prompting", "n_shots", "decoding", "decoding_settings", "grader", "n_items",
+                   "n")
 
 
 @dataclass(frozen=True)
@@ -278,6 +287,9 @@ def shots_for(req: StudyRequest, dataset: str, prompting: str) -> int:
     return get_bench(dataset).default_shots if req.n_shots is None else req.n_shots
 
 
+AVAILABLE: dict[tuple, int] = {}   # (dataset, data_dir) -> test items in the source, for the summary log
+
+
 def load_all_items(req: StudyRequest) -> dict[str, list]:
     """Every dataset's (first --num_items) test items, checked before anything is generated."""
     if req.num_items is not None and req.num_items < 1:
@@ -285,7 +297,9 @@ def load_all_items(req: StudyRequest) -> dict[str, list]:
     items = {}
     for dataset in req.datasets:
         get_bench(dataset)
-        items[dataset] = load_items(dataset, data_dir=req.data_dir)[:req.num_items]
+        every = load_items(dataset, data_dir=req.data_dir)
+        AVAILABLE[(dataset, req.data_dir)] = len(every)
+        items[dataset] = every[:req.num_items]
         for prompting in req.promptings:
             shots = shots_for(req, dataset, prompting)
             if shots:
@@ -312,6 +326,8 @@ def run_study(req: StudyRequest) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     samples_path = folder / SAMPLES
     done = {sample_key(row) for row in read_samples(samples_path)}
+    prompts_path = folder / PROMPTS
+    logged_prompts = {row["prompt_sha256"] for row in read_samples(prompts_path)}
     pair = " vs ".join(s.name for s in sides.values())
     decoders = Decoders(req, sides)
     written = 0
@@ -344,7 +360,13 @@ def run_study(req: StudyRequest) -> dict:
                                         f"tokens, the model's context {decoder.context}; use fewer --n_shots")
                     seeded = replace(settings, seed=item_seed(req.seed, dataset, item.item_id, prompting),
                                      max_new_tokens=min(settings.max_new_tokens, room))
-                    pending.append((item, base_row, missing, ids, seeded))
+                    prompt = tokenizers[kind].decode(ids)
+                    sha = hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+                    if sha not in logged_prompts:
+                        csv_logs.append_row(prompts_path, {"prompt_sha256": sha, **{
+                            k: base_row[k] for k in PROMPT_COLUMNS[1:-1]}, "prompt": prompt}, leading=PROMPT_COLUMNS)
+                        logged_prompts.add(sha)
+                    pending.append((item, {**base_row, "gold": item.gold, "prompt_sha256": sha}, missing, ids, seeded))
                     if len(pending) >= chunk:
                         written += _decode_and_log(decoder, pending, bench, tokenizers[kind], grading, req,
                                                    samples_path)
@@ -377,8 +399,9 @@ def sample_row(base_row: dict, sample: Sample, bench, item, tokenizer, grading: 
     conf = None
     if sample.margins is not None and found is not None and found.end > found.start:
         conf = confidence(tokenizer, sample, found.start, found.end)
+    first_text = "" if sample.first_token is None else tokenizer.decode([sample.first_token])
     return {**base_row, "sample_index": sample.index, "backend": req.backend, "first_token": sample.first_token,
-            "response": sample.text, **cells, "confidence": conf}
+            "first_token_text": first_text, "response": sample.text, **cells, "confidence": conf}
 
 
 def _progress(items, desc: str, enabled: bool):
@@ -418,8 +441,12 @@ def append_summary(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSi
                   **versions(), "samples_file": str(out_dir(req, sides) / SAMPLES)}
     count = 0
     for metrics in group_metrics(rows, tuple(req.graders), ks_by_kind=ks):
+        source = bench_source(metrics["dataset"], data_dir=req.data_dir)
+        version = get_bench(metrics["dataset"]).version
         row = {"job_id": f"job-{req.job}", "seed": req.seed,
-               "dataset_version": get_bench(metrics["dataset"]).version, **metrics, **provenance}
+               "dataset_version": version if source.startswith("hub:") else f"{source} (not the release: {version})",
+               "data_source": source, "items_available": AVAILABLE.get((metrics["dataset"], req.data_dir)),
+               **metrics, **provenance}
         csv_logs.append_row(Path(req.root) / SUMMARY_LOG, row, leading=SUMMARY_COLUMNS)
         count += 1
     return count

@@ -12,8 +12,10 @@ from inherent_limits.core.errors import UserError
 SAMPLES = "samples.csv"
 SAMPLE_KEY = ("dataset", "item_id", "model", "model_kind", "decoding", "decoding_settings", "prompting",
               "n_shots", "seed", "sample_index")
-SAMPLE_COLUMNS = ("job_id", "pair", *SAMPLE_KEY, "backend", "first_token", "response", "extracted",
-                  "confidence")
+SAMPLE_COLUMNS = ("job_id", "pair", *SAMPLE_KEY, "backend", "gold", "prompt_sha256", "first_token",
+                  "first_token_text", "response", "extracted", "confidence")
+PROMPTS = "prompts.csv"     # beside samples.csv: each prompt once, by prompt_sha256
+PROMPT_COLUMNS = ("prompt_sha256", "dataset", "item_id", "prompting", "n_shots", "prompt")
 
 
 def read_samples(path: Path) -> list[dict]:

@@ -35,11 +35,13 @@ from inherent_limits.core.conditions import BASE_CONDITIONS
 from inherent_limits.core.crash_points import crash_point
 from inherent_limits.core.errors import UserError
 from inherent_limits.core.run_info import RUN_INFO, git_hash
+from inherent_limits.data.loading import data_source
 from inherent_limits.data.registry import LETTER_FORMATS, TaskSpec, get_task
 from inherent_limits.evaluation.answers import MATCHING_MODES, extract_answer
 from inherent_limits.evaluation.response_files import Progress, read_responses, response_row, write_responses
 from inherent_limits.evaluation.test_sets import (
     TestItem,
+    test_set_source,
     bigbench_items,
     direct_items,
     gold_pipeline_items,
@@ -277,7 +279,9 @@ def eval_row(req: EvalRequest, spec: TaskSpec, base_model: str, eval_name: str, 
         "ablation_setup": req.ablation_setup, "num_samples_ablation": req.num_samples_ablation,
     }
     row.update(result)
-    row.update(condition=req.condition, answer_matching=req.answer_matching, base_model=base_model,
+    source = (data_source(req.task, "test", req.data_dir, req.manual_dir) if spec.template_family is None else
+              test_set_source(req.root, req.task, req.condition, req.test_prompt_format, req.unified))
+    row.update(condition=req.condition, answer_matching=req.answer_matching, base_model=base_model, data_source=source,
                backend=req.backend, batch_size=req.batch_size,
                response_file=str(response_file.relative_to(req.root)), git_hash=git_hash(), **versions(),
                **engine_columns(req), **req.extra)
@@ -423,8 +427,8 @@ def rescore(root: Path, response_file: Path, job: str, answer_matching: Optional
     result = score(spec, [dict(o, options=r["options"], references=r["references"]) for o, r in zip(out, rows)],
                    matching)
     write_responses(Path(response_file), out)
-    row = {k: v for k, v in logged.items() if k in csv_logs.EVAL_COLUMNS or k in (
-        "condition", "base_model", "backend", "batch_size", "response_file")}
+    row = {k: v for k, v in logged.items() if k in csv_logs.EVAL_COLUMNS or k.endswith("_version") or k in (
+        "condition", "base_model", "backend", "batch_size", "response_file", "dtype", "max_new_tokens", "data_source")}
     row.update(job_id=f"job-{job}", answer_matching=matching, **result, rescored_from=logged.get("job_id"),
                git_hash=git_hash())
     csv_logs.append_row(root / csv_logs.EVAL_LOG, row, leading=csv_logs.EVAL_COLUMNS)

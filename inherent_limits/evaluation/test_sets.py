@@ -12,6 +12,7 @@ from its gold split). `_unified` folders are used with --unified_prompts.
 """
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass, field
@@ -103,6 +104,19 @@ def saved_items(root: Path, folder: str, task: str, hint: str) -> list[TestItem]
         items.append(TestItem(row["text"], str(row["labels"]), options, list(refs),
                               row["group_id"] if "group_id" in cols else ""))
     return items
+
+
+def test_set_source(root: Path, task: str, condition: str, fmt: Optional[str], unified: bool) -> str:
+    """The data source recorded in the build_info.json of the test set a condition reads ("unrecorded"
+    for sets built before it was written). The SampleGen pipeline's items come from the SampleGen test set."""
+    suffix = "_unified" if unified else ""
+    folder = {"gold_pipeline": "gold_pipeline_test", "samplegen_pipeline": "mix_prompts_test",
+              "samplegen_direct": "mix_prompts_test"}.get(condition, f"{fmt or 'flan_prompts'}_test")
+    info = root / "data" / f"{folder}{suffix}" / _task_path(task) / "test_data" / "build_info.json"
+    try:
+        return str(json.loads(info.read_text(encoding="utf-8"))["data_source"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unrecorded"
 
 
 def direct_items(root: Path, task: str, fmt: str, unified: bool, num_test: Optional[int], seed: int,
