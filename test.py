@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bertscore_model", default="roberta-large",
                    help="BERTScore encoder (default: roberta-large); 'bundled' = offline all-MiniLM-L6-v2")
     p.add_argument("--num_layers", type=int, default=None, help="BERTScore layer (default: bert-score's)")
+    p.add_argument("--bertscore_empty_answers", choices=("reference", "wrong"), default="reference",
+                   help="BERTScore accuracy of an empty answer: 'reference' lets it choose the first option, as "
+                        "the reference does; 'wrong' counts it wrong (default: reference)")
     p.add_argument("--prompt_templates", default=None,
                    help="templates.json for BigBench/GSM8K formats (default: the project's wording)")
     add_data_sources(p)
@@ -203,7 +206,8 @@ def main(argv=None) -> None:
         ablation_setup=args.gp_ablation_setup, num_samples_ablation=args.num_samples_ablation,
         samplegen_model=samplegen_model, samplegen_eval_file=args.samplegen_eval_file, data_dir=args.data_dir,
         manual_dir=args.manual_dir, prompt_templates=args.prompt_templates, bertscore=args.bertscore,
-        bertscore_model=args.bertscore_model, num_layers=args.num_layers, load_in_4bit=args.load_in_4bit,
+        bertscore_model=args.bertscore_model, bertscore_empty_answers=args.bertscore_empty_answers,
+        num_layers=args.num_layers, load_in_4bit=args.load_in_4bit,
         tensor_parallel_size=args.tensor_parallel_size, dtype=args.dtype, max_model_len=args.max_model_len,
         gpu_memory_utilization=args.gpu_memory_utilization, enforce_eager=args.enforce_eager,
         max_num_seqs=args.max_num_seqs, max_lora_rank=args.max_lora_rank,

@@ -76,6 +76,7 @@ class EvalRequest:
     prompt_templates: Optional[str] = None
     bertscore: bool = True
     bertscore_model: str = "roberta-large"
+    bertscore_empty_answers: str = "reference"  # bertscore_accuracy.EMPTY_ANSWER_MODES
     num_layers: Optional[int] = None
     load_in_4bit: bool = False
     tensor_parallel_size: int = 1
@@ -212,7 +213,8 @@ def versions() -> dict[str, str]:
 def progress_key(req: EvalRequest, base_model: str, samplegen_file: Optional[str] = None) -> str:
     """Settings that determine the responses: a rerun with the same ones resumes."""
     fields = asdict(req)
-    for name in ("job", "bertscore", "bertscore_model", "num_layers", "extra", "root", "answer_matching"):
+    for name in ("job", "bertscore", "bertscore_model", "bertscore_empty_answers", "num_layers", "extra", "root",
+                 "answer_matching"):
         fields.pop(name)
     fields.update(model=base_model, root=str(Path(req.root).resolve()), samplegen_eval_file=samplegen_file)
     return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -320,13 +322,14 @@ def _bertscore(req: EvalRequest, spec: TaskSpec, eval_name: str, response_file: 
         return logged
     scorer = _scorer(req.bertscore_model, req.num_layers)
     crash_point("eval_bertscore")
-    accuracy, _, n = score_response_file(response_file, scorer)
+    accuracy, _, n = score_response_file(response_file, scorer, req.bertscore_empty_answers)
     input_model = req.samplegen_model if req.condition in ("gold_pipeline", "samplegen_pipeline") else req.run_name
     with csv_logs.log_lock(req.root / csv_logs.BERTSCORE_LOG):
         if _logged_bertscore(req.root, eval_name) is None:
             log_bertscore(req.root, eval_name, input_model or "base", response_file, accuracy, n, req.job,
                           eval_row=row, extra={"condition": req.condition, "base_model": row["base_model"],
-                                               "bertscore_model": req.bertscore_model})
+                                               "bertscore_model": req.bertscore_model,
+                                               "empty_answers": req.bertscore_empty_answers})
     return accuracy
 
 
