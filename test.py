@@ -214,12 +214,19 @@ def main(argv=None) -> None:
         answer_matching=args.answer_matching or "reference")
         for task in tasks for condition, fmt in pairs]
     print(f"job-{job} (git {git_hash()}): {len(reqs)} evaluation(s), {len(tasks)} task(s)")
-    for row in run_many(reqs):           # checks every request (runs, models, knobs) before running any
+    done = []
+    for row in run_many(reqs):           # checks every request (runs, models, test sets) before running any
         if row is None:
             continue
-        shown = {k: v for k, v in row.items() if isinstance(v, float)}
-        print(f"{row['eval_name']}: " + ", ".join(f"{k}={v:.2f}" for k, v in shown.items()))
+        scores = ", ".join(f"{k}={v:.2f}" for k, v in row.items() if isinstance(v, float))
+        print(f"{row['test_task']} / {row['condition']} ({row['eval_name']}): {scores}")
         print(f"responses: {root / row['response_file']}; row appended to {root / 'eval_logs.csv'}")
+        done.append((row["test_task"], row["condition"], row["eval_name"], scores))
+    if done:
+        print(f"\n{len(done)} evaluation(s) in this call:")
+        width = max(len(task) for task, *_ in done)
+        for task, condition, name, scores in done:
+            print(f"  {task:{width}}  {condition:18}  {name}  {scores}")
 
 
 if __name__ == "__main__":

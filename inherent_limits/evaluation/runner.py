@@ -41,6 +41,7 @@ from inherent_limits.evaluation.answers import MATCHING_MODES, extract_answer
 from inherent_limits.evaluation.response_files import Progress, read_responses, response_row, write_responses
 from inherent_limits.evaluation.test_sets import (
     TestItem,
+    check_test_set,
     test_set_source,
     bigbench_items,
     direct_items,
@@ -489,6 +490,9 @@ def run_many(reqs: list[EvalRequest], report=print) -> list[Optional[dict]]:
     if not reqs:
         return []
     keys = [backend_key(r) for r in reqs]            # unknown runs, missing base models: before anything runs
+    for req in reqs:                                 # and missing test sets
+        if get_task(req.task).template_family is not None:
+            check_test_set(req.root, req.task, req.condition, req.test_prompt_format, req.unified)
     call = CallProgress(reqs[0].root, reqs)
     rows: list[Optional[dict]] = []
     backend, built_for = None, None
