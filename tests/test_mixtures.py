@@ -47,6 +47,9 @@ def test_mixture_is_built_seeded_and_split(root):
 def test_missing_inputs_and_empty_setups_are_user_errors(root):
     with pytest.raises(UserError, match="create_prompts.py --num_datapoints 8 --create_custom_prompts True"):
         make_mixture(root, "mix_prompts", "setup1", num_datapoints=8)
+    with pytest.raises(UserError, match=r"30000/train not found \(--num_datapoints 30000\); \w+ is built with "
+                                        r"--num_datapoints 8: pass --num_datapoints 8 to mix those"):
+        make_mixture(root, "flan_prompts", "setup1", overwrite=True)   # the default 30000 after 8-row datasets
     with pytest.raises(UserError, match="selects no task"):
         make_mixture(root, "flan_prompts", "setup3", num_datapoints=8)
     with pytest.raises(UserError, match="unknown mixture setup"):

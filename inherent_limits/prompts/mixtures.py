@@ -73,7 +73,12 @@ def make_mixture(root: Path, prompt_format: str, setup: str = "default", variant
         build = (f"python create_prompts.py --num_datapoints {num_datapoints} --create_custom_prompts {custom} "
                  f"--dataset_type train+val --tasks {task} --root {root}")
         if not path.exists():
-            raise UserError(f"{path} not found: build it first with `{build}`")
+            built = sorted((p.parent.name for p in folder.joinpath(*task.split("/")).glob("*/train")
+                            if p.parent.name.isdigit()), key=int)
+            have = (f"; {task} is built with --num_datapoints {', '.join(built)}: pass --num_datapoints "
+                    f"{built[-1]} to mix those" if built else "")
+            raise UserError(f"{path} not found (--num_datapoints {num_datapoints}){have}; or build it with "
+                            f"`{build}`")
         data = load_saved_dataset(path, f"rebuild it with `{build} --overwrite`", in_memory=True)
         loaded.append(data.select(range(min(len(data), size_limit))))
     rates = mixing_rates([len(d) for d in loaded], maximum, temperature)
