@@ -8,8 +8,9 @@ import pytest
 
 from inherent_limits.base_vs_instruct.benchmarks import BENCHMARKS
 from inherent_limits.base_vs_instruct.report import group_metrics, write_report
-from inherent_limits.base_vs_instruct.runner import SUMMARY_LOG, StudyRequest, rescore, run_study
+from inherent_limits.base_vs_instruct.runner import SUMMARY_LOG, StudyRequest, rescore, resolve_sides, run_study
 from inherent_limits.base_vs_instruct.samples import SAMPLE_KEY, read_samples, sample_key, write_samples
+from inherent_limits.core.errors import UserError
 
 SETTINGS = dict(base="tiny", instruct="tiny_lora", no_chat_template=True, datasets=tuple(BENCHMARKS),
                 data_dir="bundled", num_items=2, n_shots=1, cot_k=3, num_samples=3, max_new_tokens=10,
@@ -205,7 +206,6 @@ def test_prompts_plain_for_base_and_chat_template_for_instruct(tiny_model):
     from inherent_limits.base_vs_instruct.items import load_items
     from inherent_limits.base_vs_instruct.prompts import chat_messages, check_chat_template, plain_prompt, prompt_ids
     from inherent_limits.base_vs_instruct.runner import _exemplars
-    from inherent_limits.core.errors import UserError
     from inherent_limits.models.loading import load_tokenizer
 
     bench, item = get_bench("math500"), load_items("math500", data_dir="bundled")[0]
@@ -295,3 +295,10 @@ def test_samples_carry_the_gold_answer_the_prompt_and_the_first_tokens_text(stud
         if row["model_kind"] == "base":
             assert row["first_token_text"] == tokenizer.decode([int(row["first_token"])])
     assert len(prompts) == len({(r["dataset"], r["item_id"], r["prompting"], r["model_kind"]) for r in rows}) // 2
+
+
+def test_a_mistyped_instruct_run_lists_the_saved_runs(study):
+    root = study[0]
+    with pytest.raises(UserError, match=r"--instruct 'tiny_lroa' is no saved run under .*saved_models "
+                                        r"\(saved runs: tiny_lora\), so it names no base model; no base model: "):
+        resolve_sides(StudyRequest(root=root, **{**SETTINGS, "base": None, "instruct": "tiny_lroa"}))

@@ -130,7 +130,11 @@ def resolve_sides(req: StudyRequest) -> dict[str, ModelSide]:
             raise UserError(f"--instruct {req.instruct} was tuned from {run_base!r}, not from --base "
                             f"{base!r}: pass --base {run_base} (or leave --base out)")
     if not base:
-        raise UserError("no base model: pass --base (a hub id, a local path, 'tiny' or a run under "
+        runs = sorted(p.parent.name for p in (Path(req.root) / "saved_models").glob(f"*/{RUN_INFO}")
+                      if saved_run(req.root, p.parent.name))
+        known = (f"--instruct {req.instruct!r} is no saved run under {Path(req.root) / 'saved_models'} "
+                 f"(saved runs: {', '.join(runs) or 'none'}), so it names no base model; " if req.instruct else "")
+        raise UserError(f"{known}no base model: pass --base (a hub id, a local path, 'tiny' or a run under "
                         "saved_models/, whose base model is used)")
     for decoding in (req.base_decoding, req.instruct_decoding):
         if decoding not in DECODINGS:
