@@ -33,8 +33,8 @@ def env(tmp_path):
     return out
 
 
-def _bash(args, env, **extra):
-    return subprocess.run(["bash", *map(str, args)], cwd=REPO, env=dict(env, **extra), capture_output=True,
+def _bash(args, env, cwd=REPO, **extra):
+    return subprocess.run(["bash", *map(str, args)], cwd=cwd, env=dict(env, **extra), capture_output=True,
                           text=True, timeout=120)
 
 
@@ -95,6 +95,11 @@ def test_bad_presets_stop_with_one_error_line(env, tmp_path, extra, message):
 
 def test_own_preset_with_a_typo_or_a_missing_setting_is_refused(env, tmp_path):
     own = tmp_path / "mine.env"
+    own.write_text((REPO / "scripts/presets/smoke.env").read_text().replace("LR=3e-3", "LR=7e-4"))
+    out = _bash([REPO / "scripts/without_slurm/run_study.sh", "--dry-run"], env, cwd=tmp_path, PRESET="mine.env",
+                ROOT=str(tmp_path / "study"))                 # a relative path, from where the script is called
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"preset {own} ") and out.stdout.count("--learning_rate 7e-4 ") == 2
     own.write_text((REPO / "scripts/presets/smoke.env").read_text().replace("NUM_TRAIN=", "NUM_TRIAN="))
     out = _bash(["scripts/without_slurm/train.sh", "--dry-run"], env, PRESET=str(own), ROOT=str(tmp_path))
     assert out.returncode == 2 and "unknown setting NUM_TRIAN" in out.stderr

@@ -27,6 +27,7 @@
 # every command without running or installing anything. The job id is $SLURM_JOB_ID, else a
 # %Y%m%d_%H%M%S timestamp (exported, as the reference does).
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+_caller_dir="$PWD"
 cd "$REPO"
 STUDY_SETTINGS=(MODEL TASKS NUM_DATA NUM_TEST REG_RUN SG_RUN TRAIN_FORMATS NUM_TRAIN EPOCHS TRAIN_BATCH LR
     MAX_LENGTH GRAD_CKPT TEST_BATCH MAX_NEW_TOKENS BERTSCORE_MODEL DATA_DIR MANUAL_DIR BACKEND TASKS_PER_JOB
@@ -51,7 +52,8 @@ load_preset() {  # load_preset: set every study setting from PRESET's file unles
         exit 2
     fi
     case "$PRESET" in
-        */*|*.env) file="$PRESET" ;;
+        /*) file="$PRESET" ;;
+        */*|*.env) file="$_caller_dir/$PRESET" ;;          # a relative path: from where the script was called
         *) file="$REPO/scripts/presets/$PRESET.env" ;;
     esac
     if [ ! -f "$file" ]; then
@@ -85,6 +87,7 @@ load_preset() {  # load_preset: set every study setting from PRESET's file unles
         exit 2
     fi
     PRESET_FILE="$(realpath "$file")"
+    case "$PRESET" in */*|*.env) PRESET="$PRESET_FILE" ;; esac   # nested scripts run from the repository root
     export PRESET PRESET_FILE "${STUDY_SETTINGS[@]}"
 }
 load_preset
