@@ -302,16 +302,18 @@ def test_group_by_keeps_settings_apart_and_pairs_within_each(tmp_path):
 
 def test_report_shows_evaluations_seeds_and_unparsable_cells(tmp_path):
     _six_tasks(tmp_path)
-    _eval(tmp_path, "rte", "samplegen_direct", 0.0, unparsable_rate=1.0)
-    _eval(tmp_path, "sst2", "samplegen_direct", 50.0, unparsable_rate=0.25, seed=1)
-    _eval(tmp_path, "sst2", "samplegen_direct", 70.0, unparsable_rate=0.75, seed=1)
+    _eval(tmp_path, "rte", "samplegen_direct", 0.0, unparsable_rate=100.0)   # test.py logs percentages
+    _eval(tmp_path, "sst2", "samplegen_direct", 50.0, unparsable_rate=25.0, seed=1)
+    _eval(tmp_path, "sst2", "samplegen_direct", 70.0, unparsable_rate=75.0, seed=1)
+    _eval(tmp_path, "bool_q", "samplegen_direct", 40.0, unparsable_rate=99.0)
     scores = corr.scores_by_task(corr.load_logs(tmp_path))
     sst2 = scores[(scores.task == "sst2") & (scores.condition == "samplegen_direct")].iloc[0]
     assert (sst2.score, sst2.n_seeds, sst2.n_evals, sst2.unparsable_rate, sst2.all_unparsable) == \
-        (60.0, 1, 2, 0.5, False)
+        (60.0, 1, 2, 50.0, False)
     assert scores[(scores.task == "rte") & (scores.condition == "samplegen_direct")].iloc[0].all_unparsable
     written = corr.write_analysis(tmp_path)
     report = written["report"].read_text()
     assert "60.00 (1 seeds, 2 evals, unparsable 50%)" in report
     assert "0.00 (1 seeds, 1 evals, unparsable 100%) **all unparsable**" in report
+    assert "40.00 (1 seeds, 1 evals, unparsable 99%) |" in report
     assert "50.00 (1 seeds, 1 evals, unparsable ?)" in report       # a log without the rate says so

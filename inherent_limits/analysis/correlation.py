@@ -369,7 +369,7 @@ def scores_by_task(logs: Logs, job_ids=None, models=None, seeds=None, group_by=(
                       "std": float(per_seed.std(ddof=1)) if len(per_seed) > 1 else None,
                       "n_seeds": len(per_seed), "n_evals": len(cell),
                       "unparsable_rate": float(rates.mean()) if len(rates) else None,
-                      "all_unparsable": bool(len(rates) == len(cell) and (rates >= 1).all())})
+                      "all_unparsable": bool(len(rates) == len(cell) and (rates >= 100).all())})
     if mixed:
         raise _mixed_error(mixed, checked)
     seen = _seen_sets(rows, logs.train, notes)
@@ -537,7 +537,7 @@ def _markdown(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]
 def _cell(score: dict) -> str:
     spread = "" if pd.isna(score["std"]) else f" ± {score['std']:.2f}"
     rate = score["unparsable_rate"]
-    unparsable = "unparsable ?" if rate is None or pd.isna(rate) else f"unparsable {100 * rate:.0f}%"
+    unparsable = "unparsable ?" if rate is None or pd.isna(rate) else f"unparsable {rate:.0f}%"  # logged in %
     mark = " **all unparsable**" if score["all_unparsable"] else ""
     return f"{score['score']:.2f}{spread} ({score['n_seeds']} seeds, {score['n_evals']} evals, {unparsable}){mark}"
 
