@@ -191,6 +191,10 @@ def test_every_eval_row_records_its_data_source(evaluated, study):
     assert {row["data_source"] for row in rows.values()} == {"bundled"} and len(rows) == len(TASKS) * 5
     info = json.loads((root / "data" / "gold_pipeline_test" / "cola" / "test_data" / "build_info.json").read_text())
     assert info["data_source"] == "bundled" and info["rows_built"] > 0
+    scored = csv_logs.read_log(root / "bertscore_evals.csv")
+    assert len(scored) and set(scored["data_source"]) == {"bundled"}
+    trained = csv_logs.read_log(root / "train_logs.csv")
+    assert set(trained["data_source"]) == {f"bundled ({len(mixture_tasks('default'))} tasks)"}
 
 
 def test_bad_input(study):

@@ -20,7 +20,7 @@ BUNDLED_LAYERS = 6
 RESPONSE_COLUMNS = ("proc_model_response", "target", "gold_options")
 # eval_logs.csv columns copied into a bertscore_evals.csv row (the reference's, plus condition).
 EVAL_ROW_COLUMNS = ("seed", "test_task", "test_prompt_type", "model_type", "samplegen_sample_source",
-                    "num_test", "eval_mode", "condition")
+                    "num_test", "eval_mode", "condition", "data_source")
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 
 

@@ -38,6 +38,7 @@ from inherent_limits.core.crash_points import crash_point
 from inherent_limits.core.errors import UserError
 from inherent_limits.core.run_info import RUN_INFO, git_hash
 from inherent_limits.data.registry import PROMPTS_TYPES
+from inherent_limits.prompts.mixtures import source_summary
 
 JOURNAL = "pending_log_row.json"   # the run's train_logs.csv row, until it is logged
 TOTALS = "run_totals.json"         # in each checkpoint: loss sum and training seconds up to it
@@ -400,7 +401,8 @@ def train(req: TrainRequest) -> Path:
            "dataset": req.dataset, **_template_columns(req.dataset), "epochs": req.num_epochs,
            "num_train": len(train_set), "batch_size": req.batch_size, "device": device_name(),
            "world_size": world_size, "learning_rate": req.learning_rate, "lora_r": req.lora_r,
-           "train_loss": loss, "train_runtime_s": round(seconds, 2),
+           "train_loss": loss, "train_runtime_s": round(seconds, 2), "data_source": source_summary(
+               Path(req.dataset) if Path(req.dataset).is_dir() else req.root / "data" / req.dataset),
            "train_samples_per_s": round(len(train_set) * req.num_epochs / max(seconds, 1e-9), 3),
            "git_hash": git_hash()}
     _publish(model, tokenizer, out, info, row)
