@@ -30,13 +30,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--response_file", default=None, metavar="PATH",
                    help="read this response file instead of locating it from the eval name and model "
                         "(the eval name then defaults to the file name without extension)")
-    p.add_argument("--root", default=".", help="root folder of saved_models/ and the logs (default: .)")
+    p.add_argument("--root", default=None,
+                   help="root folder of saved_models/ and the logs (default: the folder holding the response "
+                        "file's saved_models/, else .)")
     p.add_argument("--bertscore_model", default="roberta-large",
                    help="hub id, local directory, or 'bundled' (all-MiniLM-L6-v2, works offline) "
                         "(default: roberta-large, as the reference)")
     p.add_argument("--num_layers", type=int, default=None,
                    help="layer whose embeddings are compared (default: bert-score's choice for the model, "
                         "6 for bundled; required for a local directory)")
+    p.add_argument("--empty_answers", choices=("reference", "wrong"), default="reference",
+                   help="an empty answer: 'reference' lets it choose the first option, as the reference does "
+                        "(all-empty answers can then score above 0); 'wrong' counts it wrong (default: reference)")
     p.add_argument("--batch_size", type=int, default=64, help="BERTScore batch size (default: 64)")
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: cuda if available)")
     p.add_argument("--seed", type=int, default=42,
@@ -53,7 +58,7 @@ def main(argv=None) -> None:
     from inherent_limits.core.run_info import job_id
     from inherent_limits.evaluation import bertscore_accuracy as bs
 
-    root = Path(args.root)
+    root = Path(args.root or bs.root_of(args.response_file))
     if args.batch_size < 1:
         raise UserError("--batch_size must be at least 1")
     checks.torch_device("--device", args.device)
@@ -70,10 +75,14 @@ def main(argv=None) -> None:
                         "or --response_file PATH")
     eval_row = bs.find_eval_row(root, eval_name)
     items = bs.response_items(path, task=(eval_row or {}).get("test_task"))
+    if eval_row is None:
+        print(f"note: no row for eval {eval_name} in {root / bs.EVAL_LOG}: task, condition and prompt type stay "
+              "empty in the logged row (pass --root, the folder holding eval_logs.csv)", file=sys.stderr)
     scorer = bs.make_scorer(args.bertscore_model, args.num_layers, args.batch_size, args.device)
     print(f"scoring {path} ({len(items[0])} items) with {args.bertscore_model}, layer {scorer.num_layers}")
-    accuracy, _, n = bs.score_items(items, scorer, verbose=True)
-    extra = {"bertscore_model": args.bertscore_model, "num_layers": scorer.num_layers}
+    accuracy, _, n = bs.score_items(items, scorer, verbose=True, empty_answers=args.empty_answers)
+    extra = {"bertscore_model": args.bertscore_model, "num_layers": scorer.num_layers,
+             "empty_answers": args.empty_answers}
     if eval_row is None:
         extra["seed"] = args.seed
     bs.log_bertscore(root, eval_name, args.input_model or "", path, accuracy, n, job_id(args.slurm_job_id),

@@ -9,7 +9,10 @@ flan_direct, samplegen_direct; per base model and pooled; all, seen, unseen task
 cluster), report.md and plots/*.png. All three statistics are always computed.
 
 Scores: BERTScore accuracy where the task allows it and the eval has one, else the task's
-primary metric (fix_punct: -mean_edit). The --out folder is replaced as a whole, in one rename.
+primary metric (fix_punct: -mean_edit). A cell averages only evaluations with the same settings
+(adapter, SampleGen model, format, test items, new tokens, answer matching, data source): when
+the logs hold several, it stops and lists them; keep one with the filters, or keep them apart
+with --group_by. The --out folder is replaced as a whole, in one rename.
 """
 from __future__ import annotations
 
@@ -27,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", default=None, metavar="MODEL",
                    help="use only these base models (full id, e.g. meta-llama/Llama-2-7b-hf, or its last part)")
     p.add_argument("--seeds", nargs="+", default=None, metavar="SEED", help="use only eval rows with these seeds")
+    p.add_argument("--group_by", nargs="+", default=(), metavar="COLUMN",
+                   help="setting columns whose values become groups of their own instead of stopping the run: "
+                        "run_name, samplegen_model_name, test_prompt_type, num_test, max_new_tokens, "
+                        "answer_matching, data_source")
     return p
 
 
@@ -34,7 +41,8 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     from inherent_limits.analysis.correlation import write_analysis
 
-    paths = write_analysis(args.root, args.out, job_ids=args.job_ids, models=args.models, seeds=args.seeds)
+    paths = write_analysis(args.root, args.out, job_ids=args.job_ids, models=args.models, seeds=args.seeds,
+                           group_by=args.group_by)
     print(f"report: {paths['report']}")
     print(f"tables: {paths['scores']}, {paths['correlations']}")
     print(f"figures: {paths['plots']} ({len(paths['plot_files'])} plots)")

@@ -61,6 +61,7 @@ def main(argv=None) -> None:
         from inherent_limits.data.listing import task_table
         print(task_table())
         return
+    from collections import Counter
     from pathlib import Path
 
     from tqdm import tqdm
@@ -68,6 +69,8 @@ def main(argv=None) -> None:
     from inherent_limits.core.checks import at_least, not_empty, writable_root
     from inherent_limits.core.run_info import git_hash, job_id
     from inherent_limits.data import registry
+    from inherent_limits.data.loading import BUNDLED_MANUAL, BUNDLED_RAW, data_source, resolve_dir
+    from inherent_limits.data.registry import DATA_DIR_ENV, MANUAL_DIR_ENV
     from inherent_limits.prompts.builder import PromptBuilder, Variant
     from inherent_limits.prompts.task_datasets import BuildRequest, build_task
     not_empty(args, ("tasks", "slurm_job_id", "root", "flan_templates", "prompt_templates", "data_dir",
@@ -99,7 +102,15 @@ def main(argv=None) -> None:
                            gold_pipeline=args.make_gold_pipeline_test, relevance=args.make_adv_prompts,
                            num_data=args.num_datapoints, seed=args.seed, data_dir=args.data_dir,
                            manual_dir=args.manual_dir, variant_suffix=variant_suffix(args))
-    print(f"job-{job_id(args.slurm_job_id)} (git {git_hash()}): building {len(tasks)} task(s), {request}")
+    role = "train" if request.dataset_type == "train+val" else "test"
+    sources = Counter(data_source(t, role, args.data_dir, args.manual_dir).split(":", 1)[0] for t in tasks)
+    data = resolve_dir(args.data_dir, DATA_DIR_ENV, BUNDLED_RAW)
+    manual = resolve_dir(args.manual_dir, MANUAL_DIR_ENV, BUNDLED_MANUAL)
+    print(f"job-{job_id(args.slurm_job_id)} (git {git_hash()}): building {len(tasks)} task(s), "
+          f"{request.dataset_type} custom={request.custom} gold_pipeline={request.gold_pipeline} "
+          f"num_datapoints={request.num_data} seed={request.seed}; data: "
+          + ", ".join(f"{n} from {kind}" for kind, n in sorted(sources.items()))
+          + f" (data_dir {data or 'unset: the hub'}, manual_dir {manual or 'unset'})")
     built, skipped = [], []
     for task in tqdm(tasks, desc="build tasks", unit="task"):
         path = build_task(task, Path(args.root), request, builder, overwrite=args.overwrite)

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bertscore_model", default="roberta-large",
                    help="BERTScore encoder (default: roberta-large); 'bundled' = offline all-MiniLM-L6-v2")
     p.add_argument("--num_layers", type=int, default=None, help="BERTScore layer (default: bert-score's)")
+    p.add_argument("--bertscore_empty_answers", choices=("reference", "wrong"), default="reference",
+                   help="BERTScore accuracy of an empty answer: 'reference' lets it choose the first option, as "
+                        "the reference does; 'wrong' counts it wrong (default: reference)")
     p.add_argument("--prompt_templates", default=None,
                    help="templates.json for BigBench/GSM8K formats (default: the project's wording)")
     add_data_sources(p)
@@ -212,19 +215,27 @@ def main(argv=None) -> None:
         ablation_setup=args.gp_ablation_setup, num_samples_ablation=args.num_samples_ablation,
         samplegen_model=samplegen_model, samplegen_eval_file=args.samplegen_eval_file, data_dir=args.data_dir,
         manual_dir=args.manual_dir, prompt_templates=args.prompt_templates, bertscore=args.bertscore,
-        bertscore_model=args.bertscore_model, num_layers=args.num_layers, load_in_4bit=args.load_in_4bit,
+        bertscore_model=args.bertscore_model, bertscore_empty_answers=args.bertscore_empty_answers,
+        num_layers=args.num_layers, load_in_4bit=args.load_in_4bit,
         tensor_parallel_size=args.tensor_parallel_size, dtype=args.dtype, max_model_len=args.max_model_len,
         gpu_memory_utilization=args.gpu_memory_utilization, enforce_eager=args.enforce_eager,
         max_num_seqs=args.max_num_seqs, max_lora_rank=args.max_lora_rank,
         answer_matching=args.answer_matching or "reference")
         for task in tasks for condition, fmt in pairs]
     print(f"job-{job} (git {git_hash()}): {len(reqs)} evaluation(s), {len(tasks)} task(s)")
-    for row in run_many(reqs):           # checks every request (runs, models, knobs) before running any
+    done = []
+    for row in run_many(reqs):           # checks every request (runs, models, test sets) before running any
         if row is None:
             continue
-        shown = {k: v for k, v in row.items() if isinstance(v, float)}
-        print(f"{row['eval_name']}: " + ", ".join(f"{k}={v:.2f}" for k, v in shown.items()))
+        scores = ", ".join(f"{k}={v:.2f}" for k, v in row.items() if isinstance(v, float))
+        print(f"{row['test_task']} / {row['condition']} ({row['eval_name']}): {scores}")
         print(f"responses: {root / row['response_file']}; row appended to {root / 'eval_logs.csv'}")
+        done.append((row["test_task"], row["condition"], row["eval_name"], scores))
+    if done:
+        print(f"\n{len(done)} evaluation(s) in this call:")
+        width = max(len(task) for task, *_ in done)
+        for task, condition, name, scores in done:
+            print(f"  {task:{width}}  {condition:18}  {name}  {scores}")
 
 
 if __name__ == "__main__":

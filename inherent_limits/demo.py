@@ -1,6 +1,6 @@
 """The embedded-default study, end to end on CPU: bundled data, tiny model, bundled MiniLM.
 
-    python -m inherent_limits.demo [--root demo_run] [--tasks all] [--stages 0-6]
+    python -m inherent_limits.demo [--root demo_run] [--tasks all] [--through 7]
 
 Stage 0 loads every task from the shipped raw data into canonical datasets; stage 1
 builds the Regular and SampleGen train+val datasets of the training tasks and the

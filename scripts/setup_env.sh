@@ -5,7 +5,8 @@
 # newest versions instead (torch stays at the lock's version). torch is installed first: on a CPU
 # machine that resolves to the local CPU wheel, so nothing pulls the CUDA packages. Re-installs
 # only when pyproject.toml, the lock, this script or the upgrade switch change; an flock keeps
-# concurrent jobs from installing at once. Sets no variables but PATH and HF_*.
+# concurrent jobs from installing at once. Sets no variable but PATH: the hub stays reachable
+# (demo.sh and test.sh set the offline variables themselves).
 set -euo pipefail
 _il_setup() {
     local repo venv py stamp want lock torch upgrade
@@ -43,5 +44,3 @@ _il_setup() {
 }
 _il_setup
 unset -f _il_setup
-export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
-export HF_DATASETS_OFFLINE="${HF_DATASETS_OFFLINE:-1}"

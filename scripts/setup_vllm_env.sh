@@ -5,7 +5,7 @@
 # on torch 2.13.0 (the local CPU wheel) and transformers 5.19.0, without torchvision,
 # torchaudio and torchcodec (PyPI's torchvision does not import beside that torch).
 # Re-installs only when pyproject.toml or this script changes; an flock keeps concurrent
-# jobs from installing at once. Sourced: puts the venv first on PATH and sets HF_* offline;
+# jobs from installing at once. Sourced: puts the venv first on PATH (the hub stays reachable);
 # run: only installs. INHERENT_LIMITS_VLLM_VENV overrides the location.
 set -euo pipefail
 _il_setup_vllm() {
@@ -45,5 +45,3 @@ _il_setup_vllm() {
 }
 _il_setup_vllm
 unset -f _il_setup_vllm
-export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
-export HF_DATASETS_OFFLINE="${HF_DATASETS_OFFLINE:-1}"

@@ -4,6 +4,7 @@
 # and run the vLLM tests in it. Prints how many vLLM tests passed; any skipped one fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1   # the tests never reach the hub
 ( source scripts/setup_env.sh && python -m pytest -q "$@" )
 source scripts/setup_vllm_env.sh
 junit="$(mktemp --suffix=.xml)"

@@ -238,8 +238,8 @@ def test_prompts_warn_when_num_datapoints_exceeds_the_rows(capsys, tmp_path):
     err = capsys.readouterr().err
     assert "warning: task cola: --num_datapoints 1000 wants 1250 rows, the source gives 22: built 22" in err
     info = json.loads((tmp_path / "data" / "flan_prompts" / "cola" / "1000" / "build_info.json").read_text())
-    assert info == {"num_datapoints": 1000, "rows_wanted": 1250, "rows_built": 22, "train_rows": 17,
-                    "validation_rows": 5}
+    assert info == {"data_source": "bundled", "num_datapoints": 1000, "rows_wanted": 1250, "rows_built": 22,
+                    "train_rows": 17, "validation_rows": 5}
 
 
 # --- make_mixtures.py -------------------------------------------------------

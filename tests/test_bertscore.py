@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from inherent_limits.core.csv_logs import BERTSCORE_COLUMNS, EVAL_COLUMNS, append_row
 from inherent_limits.core.errors import UserError
@@ -58,6 +59,15 @@ def test_blank_predictions_and_options(scorer):
     # bert-score scores a blank side 0, so a blank prediction takes the first option
     assert bs.choose_options(scorer, ["", float("nan"), None, "  "], [["no", "yes"]] * 4) == ["no"] * 4
     assert bs.choose_options(scorer, ["yes"], [["", "yes"]]) == ["yes"]
+
+
+def test_empty_answers_can_count_wrong(scorer):
+    blanks = ["", None, "  ", "yes"]
+    assert bs.choose_options(scorer, blanks, [["no", "yes"]] * 4, empty_answers="wrong") == ["", "", "", "yes"]
+    # all answers empty: the reference's behaviour scores the share of first-option targets, "wrong" scores 0
+    items = (["", "", "", ""], ["no", "no", "yes", "no"], [["no", "yes"]] * 4)
+    assert bs.score_items(items, scorer)[0] == 75.0
+    assert bs.score_items(items, scorer, empty_answers="wrong")[0] == 0.0
 
 
 def test_single_option_is_chosen_unscored():
@@ -207,3 +217,15 @@ def test_cli_file_without_options(tmp_path, cli):
     err, _ = run_failing(cli, ["--root", str(tmp_path), "--input_for_bertscore", "gen", "--input_model", "run1",
                                "--bertscore_model", "bundled"])
     assert "gen.csv: no gold options (task samsum is scored by its task metric" in err
+
+
+@pytest.mark.slow
+def test_cli_response_file_alone_logs_under_its_root(tmp_path, cli):
+    root = tmp_path / "study"
+    response = write_run(root)
+    out = cli([str(REPO / "bertscore.py"), "--response_file", str(response), "--bertscore_model", "bundled",
+               "--empty_answers", "wrong", "--slurm_job_id", "13"], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert not (tmp_path / "bertscore_evals.csv").exists()
+    _, rows = read_rows(root / "bertscore_evals.csv")
+    assert [(r["test_task"], r["condition"], r["empty_answers"]) for r in rows] == [("ag_news", "flan_direct", "wrong")]

@@ -8,8 +8,9 @@ import pytest
 
 from inherent_limits.base_vs_instruct.benchmarks import BENCHMARKS
 from inherent_limits.base_vs_instruct.report import group_metrics, write_report
-from inherent_limits.base_vs_instruct.runner import SUMMARY_LOG, StudyRequest, rescore, run_study
+from inherent_limits.base_vs_instruct.runner import SUMMARY_LOG, StudyRequest, rescore, resolve_sides, run_study
 from inherent_limits.base_vs_instruct.samples import SAMPLE_KEY, read_samples, sample_key, write_samples
+from inherent_limits.core.errors import UserError
 
 SETTINGS = dict(base="tiny", instruct="tiny_lora", no_chat_template=True, datasets=tuple(BENCHMARKS),
                 data_dir="bundled", num_items=2, n_shots=1, cot_k=3, num_samples=3, max_new_tokens=10,
@@ -81,7 +82,9 @@ def test_summary_log_has_a_row_per_model_dataset_prompting_decoding_grader(study
     row = summary[0]
     assert row["n"] == "3" and row["n_items"] == "2" and "pass@1" in row and "pass@5" not in row
     assert row["git_hash"] and row["transformers_version"] and row["job_id"] == "job-test"
-    assert all(r["dataset_version"] for r in summary)
+    assert {(r["data_source"], r["n_items"]) for r in summary} == {("bundled", "2")}
+    assert all(r["dataset_version"].startswith("bundled (not the release: ") for r in summary)
+    assert all(int(r["items_available"]) >= 2 for r in summary)
 
 
 def test_report_is_rebuilt_from_the_per_sample_log_alone(study, tmp_path):
@@ -148,7 +151,7 @@ def test_rescore_with_math_verify_on_the_whole_response_logs_and_reports_both(st
 
 def _row(item, index, correct, conf="", extracted="", kind="base", decoding="cot", timeout=False):
     return {"pair": "b vs i", "model": kind, "model_kind": kind, "dataset": "gsm8k", "prompting": "zero_shot",
-            "n_shots": "0", "decoding": decoding, "decoding_settings": "x", "item_id": item, "sample_index": str(index),
+            "n_shots": "0", "seed": "42", "decoding": decoding, "decoding_settings": "x", "item_id": item, "sample_index": str(index),
             "correct_standard": str(correct), "timeout_standard": str(timeout), "confidence": conf,
             "extracted": extracted}
 
@@ -218,7 +221,6 @@ def test_prompts_plain_for_base_and_chat_template_for_instruct(tiny_model):
     from inherent_limits.base_vs_instruct.items import load_items
     from inherent_limits.base_vs_instruct.prompts import chat_messages, check_chat_template, plain_prompt, prompt_ids
     from inherent_limits.base_vs_instruct.runner import _exemplars
-    from inherent_limits.core.errors import UserError
     from inherent_limits.models.loading import load_tokenizer
 
     bench, item = get_bench("math500"), load_items("math500", data_dir="bundled")[0]
@@ -289,3 +291,30 @@ def test_a_math_verify_timeout_grades_wrong_and_is_counted(study, tmp_path, monk
     with open(copy / SUMMARY_LOG, newline="", encoding="utf-8") as handle:
         last = [r for r in csv.DictReader(handle) if r["rescored"] == "True" and r["grader"] == "math_verify"]
     assert [r["timeouts"] for r in last] == ["1"]
+
+
+def test_samples_carry_the_gold_answer_the_prompt_and_the_first_tokens_text(study, tiny_model):
+    import hashlib
+
+    from inherent_limits.models.loading import load_tokenizer
+    _, result, rows = study
+    with open(Path(result["samples"]).parent / "prompts.csv", newline="", encoding="utf-8") as handle:
+        prompts = {r["prompt_sha256"]: r for r in csv.DictReader(handle)}
+    tokenizer = load_tokenizer(tiny_model)
+    golds = {}
+    for row in rows:
+        prompt = prompts[row["prompt_sha256"]]
+        assert hashlib.sha256(prompt["prompt"].encode()).hexdigest() == row["prompt_sha256"]
+        assert (prompt["dataset"], prompt["item_id"], prompt["prompting"]) == \
+            (row["dataset"], row["item_id"], row["prompting"])
+        assert row["gold"] != "" and golds.setdefault((row["dataset"], row["item_id"]), row["gold"]) == row["gold"]
+        if row["model_kind"] == "base":
+            assert row["first_token_text"] == tokenizer.decode([int(row["first_token"])])
+    assert len(prompts) == len({(r["dataset"], r["item_id"], r["prompting"], r["model_kind"]) for r in rows}) // 2
+
+
+def test_a_mistyped_instruct_run_lists_the_saved_runs(study):
+    root = study[0]
+    with pytest.raises(UserError, match=r"--instruct 'tiny_lroa' is no saved run under .*saved_models "
+                                        r"\(saved runs: tiny_lora\), so it names no base model; no base model: "):
+        resolve_sides(StudyRequest(root=root, **{**SETTINGS, "base": None, "instruct": "tiny_lroa"}))

@@ -1,5 +1,6 @@
 """Stage-script conventions: --help, real booleans with the reference's spellings, --list_tasks."""
 import argparse
+import re
 
 import pytest
 from conftest import REPO
@@ -66,3 +67,11 @@ def test_demo_runs_stages_zero_to_two(cli, tmp_path):
     assert (data / "mix_prompts" / "rte" / "16" / "train").is_dir()
     assert (data / "gold_pipeline_test" / "qnli" / "test_data").is_dir()
     assert not (data / "flan_prompts_mixture").exists()  # mixtures need every default task
+
+
+def test_demo_help_advertises_only_flags_it_has(cli):
+    out = cli(["-m", "inherent_limits.demo", "--help"])
+    assert out.returncode == 0, out.stderr
+    usage, _, rest = out.stdout.partition("\n\n")
+    accepted = set(re.findall(r"--\w+", usage))
+    assert "--through" in accepted and set(re.findall(r"--\w+", rest)) <= accepted | {"--help"}

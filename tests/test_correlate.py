@@ -254,3 +254,66 @@ def test_cli_writes_report_tables_and_plots(tmp_path, cli):
     with pytest.raises(UserError, match="is not an analysis folder written by correlate.py"):
         corr.write_analysis(tmp_path, foreign)
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+
+
+def test_mixed_settings_in_a_cell_stop_and_list_the_groups(tmp_path):
+    _six_tasks(tmp_path)
+    _eval(tmp_path, "rte", "gold_pipeline", 90.0, job="2", num_test="4", max_new_tokens="24")
+    _eval(tmp_path, "rte", "gold_pipeline", 10.0, job="3", num_test="8", max_new_tokens="24")
+    with pytest.raises(UserError) as err:
+        corr.scores_by_task(corr.load_logs(tmp_path))
+    message = str(err.value)
+    assert f"{MODEL} / gold_pipeline / rte" in message and "1 cell(s)" in message
+    assert "    no settings logged: 1 eval(s), jobs job-1\n" in message
+    assert "    num_test=4, max_new_tokens=24: 1 eval(s), jobs job-2\n" in message
+    assert "    num_test=8, max_new_tokens=24: 1 eval(s), jobs job-3" in message
+    assert "--group_by max_new_tokens num_test" in message
+    # one group kept by a filter: no stop, the cell is that job's alone
+    scores = corr.scores_by_task(corr.load_logs(tmp_path), job_ids=["2"])
+    assert scores[["task", "score", "n_evals"]].values.tolist() == [["rte", 90.0, 1]]
+
+
+def test_two_adapters_of_one_condition_are_never_averaged(tmp_path):
+    _eval(tmp_path, "rte", "flan_direct", 60.0, run_name="regular_a")
+    _eval(tmp_path, "rte", "flan_direct", 40.0, run_name="regular_b")
+    with pytest.raises(UserError, match="run_name=regular_a.*\n.*run_name=regular_b"):
+        corr.scores_by_task(corr.load_logs(tmp_path))
+    scores = corr.scores_by_task(corr.load_logs(tmp_path), group_by=["run_name"])
+    assert sorted(zip(scores["base_model"], scores["score"])) == [
+        (f"{MODEL} [run_name=regular_a]", 60.0), (f"{MODEL} [run_name=regular_b]", 40.0)]
+    assert corr.short_name(f"{MODEL} [data_source=folder:/data/x]") == "Model-A [data_source=folder:/data/x]"
+
+
+def test_group_by_keeps_settings_apart_and_pairs_within_each(tmp_path):
+    for num_test, shift in (("100", 0.0), ("500", 7.0)):
+        for task, (x, y) in POINTS.items():
+            _eval(tmp_path, task, "gold_pipeline", x + shift, num_test=num_test)
+            _eval(tmp_path, task, "flan_direct", y - shift * (task == "rte"), num_test=num_test)
+    with pytest.raises(UserError, match=r"^12 cell"):
+        corr.scores_by_task(corr.load_logs(tmp_path))
+    scores = corr.scores_by_task(corr.load_logs(tmp_path), group_by=["num_test"])
+    assert len(scores) == 24 and set(scores["n_evals"]) == {1}
+    table = corr.correlations(scores)
+    for group in (f"{MODEL} [num_test=100]", f"{MODEL} [num_test=500]"):
+        assert _row(table, group=group).n == 6
+    with pytest.raises(UserError, match="--group_by seeds: not a setting column"):
+        corr.scores_by_task(corr.load_logs(tmp_path), group_by=["seeds"])
+
+
+def test_report_shows_evaluations_seeds_and_unparsable_cells(tmp_path):
+    _six_tasks(tmp_path)
+    _eval(tmp_path, "rte", "samplegen_direct", 0.0, unparsable_rate=100.0)   # test.py logs percentages
+    _eval(tmp_path, "sst2", "samplegen_direct", 50.0, unparsable_rate=25.0, seed=1)
+    _eval(tmp_path, "sst2", "samplegen_direct", 70.0, unparsable_rate=75.0, seed=1)
+    _eval(tmp_path, "bool_q", "samplegen_direct", 40.0, unparsable_rate=99.0)
+    scores = corr.scores_by_task(corr.load_logs(tmp_path))
+    sst2 = scores[(scores.task == "sst2") & (scores.condition == "samplegen_direct")].iloc[0]
+    assert (sst2.score, sst2.n_seeds, sst2.n_evals, sst2.unparsable_rate, sst2.all_unparsable) == \
+        (60.0, 1, 2, 50.0, False)
+    assert scores[(scores.task == "rte") & (scores.condition == "samplegen_direct")].iloc[0].all_unparsable
+    written = corr.write_analysis(tmp_path)
+    report = written["report"].read_text()
+    assert "60.00 (1 seeds, 2 evals, unparsable 50%)" in report
+    assert "0.00 (1 seeds, 1 evals, unparsable 100%) **all unparsable**" in report
+    assert "40.00 (1 seeds, 1 evals, unparsable 99%) |" in report
+    assert "50.00 (1 seeds, 1 evals, unparsable ?)" in report       # a log without the rate says so

@@ -1,5 +1,6 @@
 """Two-process CPU training under torchrun (gloo): one adapter, one run_info.json, one log row."""
 import json
+import re
 import subprocess
 import sys
 
@@ -28,3 +29,7 @@ def test_torchrun_two_processes_save_and_log_once(tmp_path, tiny_model):
     assert json.loads((run / "run_info.json").read_text())["world_size"] == 2
     log = pd.read_csv(tmp_path / "train_logs.csv")
     assert len(log) == 1 and log["world_size"].tolist() == [2] and log["run_name"].tolist() == ["ddp"]
+    # the logged loss is the Trainer's own figure (averaged over both ranks), not rank 0's alone
+    trainer_loss = [float(m) for m in re.findall(r"'train_loss': '?([0-9.]+)", out.stdout + out.stderr)]
+    assert len(trainer_loss) == 1, (out.stdout + out.stderr)[-3000:]
+    assert log["train_loss"].iloc[0] == pytest.approx(trainer_loss[0], abs=1e-3)   # the Trainer prints 3 decimals

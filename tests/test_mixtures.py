@@ -1,4 +1,6 @@
 """Mixing rates, the setups' task sets, and a real mixture built from bundled-data datasets."""
+import json
+
 import pytest
 from datasets import load_from_disk
 from reference_facts import REFERENCE_DEFAULT_MIXTURE, REFERENCE_SETUP_SIZES
@@ -6,7 +8,7 @@ from reference_facts import REFERENCE_DEFAULT_MIXTURE, REFERENCE_SETUP_SIZES
 from inherent_limits.core.errors import UserError
 from inherent_limits.data import registry
 from inherent_limits.prompts.builder import PromptBuilder
-from inherent_limits.prompts.mixtures import make_mixture, mixing_rates
+from inherent_limits.prompts.mixtures import make_mixture, mixing_rates, source_summary
 from inherent_limits.prompts.task_datasets import BuildRequest, build_task
 
 
@@ -40,6 +42,9 @@ def test_mixture_is_built_seeded_and_split(root):
     assert sum(r for _, r in rates) == pytest.approx(1.0)
     mixed = load_from_disk(str(path))
     assert sorted(mixed) == ["test", "train"] and len(mixed["test"]) >= 1
+    sources = json.loads((path / "build_info.json").read_text())["data_sources"]
+    assert sources == {t: "bundled" for t in registry.mixture_tasks("setup1")}
+    assert source_summary(path) == f"bundled ({len(sources)} tasks)"
     again, _ = make_mixture(root, "flan_prompts", "setup1", num_datapoints=8, overwrite=True)
     assert load_from_disk(str(again))["train"]["text"] == mixed["train"]["text"]
 
@@ -47,6 +52,9 @@ def test_mixture_is_built_seeded_and_split(root):
 def test_missing_inputs_and_empty_setups_are_user_errors(root):
     with pytest.raises(UserError, match="create_prompts.py --num_datapoints 8 --create_custom_prompts True"):
         make_mixture(root, "mix_prompts", "setup1", num_datapoints=8)
+    with pytest.raises(UserError, match=r"30000/train not found \(--num_datapoints 30000\); \w+ is built with "
+                                        r"--num_datapoints 8: pass --num_datapoints 8 to mix those"):
+        make_mixture(root, "flan_prompts", "setup1", overwrite=True)   # the default 30000 after 8-row datasets
     with pytest.raises(UserError, match="selects no task"):
         make_mixture(root, "flan_prompts", "setup3", num_datapoints=8)
     with pytest.raises(UserError, match="unknown mixture setup"):

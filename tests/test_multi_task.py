@@ -64,6 +64,8 @@ def test_one_call_writes_what_one_task_calls_write(root, tmp_path, cli):
                "--bertscore_model", "bundled", "--slurm_job_id", "j1"])
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("responses: ") == 4
+    assert out.stdout.count("cola / gold_pipeline (") == 1 and "\n4 evaluation(s) in this call:\n" in out.stdout
+    assert [line.split()[:2] for line in out.stdout.splitlines()[-4:]] == [[t, c] for t in TASKS for c in CONDITIONS]
     assert _rows(many) == _rows(alone)
     assert _responses(many) == _responses(alone)
     assert [r["dtype"] for r in _rows(many)] == ["float32"] * 4
@@ -103,3 +105,13 @@ def test_unknown_tasks_stop_the_call_before_anything_runs(root, tmp_path, cli):
     bad = cli(["test.py", "--root", str(target), "--test_task", "cola", "--condition", "flan_direct",
                "--model", "tiny"])
     assert bad.returncode == 2 and "condition flan_direct needs --run_name <the tuned run>" in bad.stderr
+
+
+def test_a_task_without_a_test_set_stops_the_call_before_anything_runs(root, tmp_path, cli):
+    target = _copy(root, tmp_path / "missing")
+    out = cli(["test.py", "--root", str(target), "--test_task", "cola", "rte", "--model", "tiny",
+               "--bertscore_model", "bundled"])
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith("error: rte: no test set for base_zero_shot at ")
+    assert "create_prompts.py --tasks rte --create_custom_prompts False --dataset_type test" in out.stderr
+    assert not (target / csv_logs.EVAL_LOG).exists()

@@ -18,13 +18,13 @@ from inherent_limits.core import csv_logs
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 REPO = Path(__file__).resolve().parent.parent
 CI = REPO / "scripts" / "ci"
-TASKS = ("cola", "aeslc", "logical_deduction")      # the study scripts' default TASKS
+TASKS = ("cola", "aeslc", "logical_deduction")      # the smoke preset's TASKS
 CHUNKS = (("cola", "aeslc"), ("logical_deduction",))  # array tasks of the tests: TASKS_PER_JOB=2
 STAGES = ("gen_all_tasks", "train", "test_regularprompt", "test_samplegen+pipeline", "correlate")
 CONDITIONS = {"test_regularprompt": {"base_zero_shot", "flan_direct"},
               "test_samplegen+pipeline": {"samplegen_direct", "gold_pipeline", "samplegen_pipeline"}}
-STUDY_VARS = ("ROOT", "MODEL", "TASKS", "NUM_DATA", "NUM_TEST", "REG_RUN", "SG_RUN", "TRAIN_FORMATS",
-              "NUM_TRAIN", "EPOCHS", "TRAIN_BATCH", "LR", "MAX_LENGTH", "TEST_BATCH", "MAX_NEW_TOKENS",
+STUDY_VARS = ("PRESET", "ROOT", "DRY_RUN", "GRAD_CKPT", "MODEL", "TASKS", "NUM_DATA", "NUM_TEST", "REG_RUN",
+              "SG_RUN", "TRAIN_FORMATS", "NUM_TRAIN", "EPOCHS", "TRAIN_BATCH", "LR", "MAX_LENGTH", "TEST_BATCH", "MAX_NEW_TOKENS",
               "BERTSCORE_MODEL", "OVERWRITE", "DATA_DIR", "MANUAL_DIR", "TRAIN_ARGS", "TEST_ARGS",
               "CORRELATE_ARGS", "TASKS_PER_JOB", "BACKEND")
 
@@ -43,7 +43,8 @@ def cluster(tmp_path_factory):
                     "daemons. Run it as root (as CI does) or set INHERENT_LIMITS_SKIP_SLURM=1 to skip it.",
                     pytrace=False)
     ci_dir = tmp_path_factory.mktemp("slurm-ci")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SBATCH_")) and k not in STUDY_VARS}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLURM_", "SBATCH_", "BVI_")) and k not in STUDY_VARS}
     env.update(SLURM_CI_DIR=str(ci_dir), SLURM_CONF=str(ci_dir / "etc" / "slurm.conf"))
     try:
         up = _run([CI / "ci-slurm.sh", "up"], env, timeout=600)
@@ -65,7 +66,7 @@ def _jobs(env, job_id):
 def study(cluster, tmp_path_factory):
     """Submit the default study into a fresh ROOT and wait for every stage."""
     root = tmp_path_factory.mktemp("study")
-    env = dict(cluster, ROOT=str(root))
+    env = dict(cluster, ROOT=str(root), PRESET="smoke")
     out = _run([REPO / "scripts" / "with_slurm" / "submit_study.sh"], env, timeout=600)
     assert out.returncode == 0, f"submit_study.sh failed:\n{out.stdout}\n{out.stderr}"
     ids = dict(line.split() for line in out.stdout.splitlines())

@@ -182,6 +182,19 @@ def test_rescore_recomputes_from_the_file(evaluated):
     again = rescore(root, root / row["response_file"], "rescore-1")
     assert again["accuracy"] == pytest.approx(row["accuracy"]) and again["rescored_from"] == f"job-{JOB}"
     assert again["eval_name"] == row["eval_name"]
+    kept = ("dtype", "max_new_tokens", "data_source", "torch_version", "transformers_version")
+    assert {k: again[k] for k in kept} == {k: row[k] for k in kept} and again["data_source"] == "bundled"
+
+
+def test_every_eval_row_records_its_data_source(evaluated, study):
+    root, rows = evaluated
+    assert {row["data_source"] for row in rows.values()} == {"bundled"} and len(rows) == len(TASKS) * 5
+    info = json.loads((root / "data" / "gold_pipeline_test" / "cola" / "test_data" / "build_info.json").read_text())
+    assert info["data_source"] == "bundled" and info["rows_built"] > 0
+    scored = csv_logs.read_log(root / "bertscore_evals.csv")
+    assert len(scored) and set(scored["data_source"]) == {"bundled"}
+    trained = csv_logs.read_log(root / "train_logs.csv")
+    assert set(trained["data_source"]) == {f"bundled ({len(mixture_tasks('default'))} tasks)"}
 
 
 def test_bad_input(study):

@@ -12,6 +12,11 @@ primary metric; fix_punct's word edit distance is negated (-mean_edit) so that h
 everywhere. An eval_name counts once (its latest row: `test.py --rescore` appends one), rows
 with an ablation_setup are left out (the Gold Pipeline ablations are a separate study), and the
 rows of one seed are averaged before the mean and sample standard deviation over seeds.
+
+A cell only averages evaluations with the same result-changing settings (SETTING_COLUMNS: the
+adapter, the SampleGen model, the format, test items, new tokens, answer matching, data source).
+When a cell would mix them, scores_by_task stops and lists the groups, unless `group_by` names
+the columns to keep apart (each value becomes a group of its own, like a base model).
 """
 from __future__ import annotations
 
@@ -41,7 +46,10 @@ BERTSCORE_METRIC = "bertscore_accuracy"
 EDIT_METRIC = "-mean_edit"
 AXIS_UNIT = "score (BERTScore acc. / task metric)"
 SCORE_COLUMNS = ("base_model", "condition", "task", "cluster", "seen", "metric", "score", "std",
-                 "n_seeds", "n_evals")
+                 "n_seeds", "n_evals", "unparsable_rate", "all_unparsable")
+# eval_logs.csv columns whose values change a result: evaluations that differ in one are never averaged
+SETTING_COLUMNS = ("run_name", "samplegen_model_name", "test_prompt_type", "num_test", "max_new_tokens",
+                   "answer_matching", "data_source")
 CORRELATION_COLUMNS = ("group", "subset", "base_condition", "tuned_condition", "statistic", "r", "p",
                        "n", "reason")
 
@@ -74,8 +82,12 @@ def _run_key(run_name: str) -> str:
 
 
 def short_name(model: str) -> str:
-    """A base model id without its organisation: meta-llama/Llama-2-7b-hf -> Llama-2-7b-hf."""
-    return model.rstrip("/").rsplit("/", 1)[-1]
+    """A base model id without its organisation: meta-llama/Llama-2-7b-hf -> Llama-2-7b-hf.
+
+    A group label "<model> [<settings>]" (--group_by) keeps its settings.
+    """
+    name, bracket, settings = model.partition(" [")
+    return name.rstrip("/").rsplit("/", 1)[-1] + bracket + settings
 
 
 def _derive(row: dict, train_models: dict[str, str]) -> tuple[str, str, str]:
@@ -274,12 +286,39 @@ def _sort_key(column: pd.Series) -> pd.Series:
     return column.map(CONDITIONS.index) if column.name == "condition" else column
 
 
-def scores_by_task(logs: Logs, job_ids=None, models=None, seeds=None) -> pd.DataFrame:
+def _settings_text(settings: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items() if v) or "no settings logged"
+
+
+def _mixed_error(mixed: list[tuple[str, pd.DataFrame]], columns: list[str]) -> UserError:
+    """The stop when cells would average evaluations of different settings: each cell's groups."""
+    lines = []
+    for name, cell in mixed[:10]:
+        lines.append(f"  {name}:")
+        varying = [c for c in columns if cell[c].nunique() > 1]
+        for values, group in cell.groupby(varying, sort=True):
+            settings = _settings_text(dict(zip(varying, values)))
+            lines.append(f"    {settings}: {len(group)} eval(s), jobs {_listing(group['job_id'])}")
+    more = f"\n  ... and {len(mixed) - 10} more cell(s)" if len(mixed) > 10 else ""
+    varying = sorted({c for _, cell in mixed for c in columns if cell[c].nunique() > 1})
+    return UserError(f"{len(mixed)} cell(s) would average evaluations with different settings:\n"
+                     + "\n".join(lines) + more + "\nkeep one group with --job_ids (or --models/--seeds), or keep "
+                     f"them apart with --group_by {' '.join(varying)}")
+
+
+def scores_by_task(logs: Logs, job_ids=None, models=None, seeds=None, group_by=()) -> pd.DataFrame:
     """One score per (base model, condition, task): mean and sample std over seeds.
 
     Filters: job ids (with or without "job-"), base models (full id or its last path part),
-    seeds. Notes about rows left out are in `.attrs["notes"]`, rows used in `.attrs["rows"]`.
+    seeds. `group_by`: setting columns whose values become groups of their own (the base_model
+    column then reads "<model> [<column>=<value>, ...]"). A cell whose evaluations differ in any
+    other setting column is a UserError listing its groups. Notes about rows left out are in
+    `.attrs["notes"]`, rows used in `.attrs["rows"]`.
     """
+    unknown = [c for c in group_by if c not in SETTING_COLUMNS]
+    if unknown:
+        raise UserError(f"--group_by {' '.join(unknown)}: not a setting column; choose from "
+                        f"{', '.join(SETTING_COLUMNS)}")
     notes: list[str] = []
     rows = _filter(logs.evals, job_ids, models, seeds)
     ablation = rows["ablation_setup"].map(_text) != "" if "ablation_setup" in rows else None
@@ -298,28 +337,44 @@ def scores_by_task(logs: Logs, job_ids=None, models=None, seeds=None) -> pd.Data
         if reason:
             skipped[reason] += 1
             continue
+        try:
+            unparsable = float(row.get("unparsable_rate"))
+        except (TypeError, ValueError):
+            unparsable = math.nan
         records.append({"base_model": row["base_model"], "condition": row["condition"],
                         "task": _text(row["test_task"]), "seed": _text(row.get("seed")), "metric": metric,
-                        "value": value, "format": _text(row.get("test_prompt_type"))})
+                        "value": value, "job_id": _job_id(row.get("job_id")), "unparsable_rate": unparsable,
+                        **{c: _text(row.get(c)) for c in SETTING_COLUMNS}})
     notes.extend(f"skipped {n} eval row(s): {reason}" for reason, n in sorted(skipped.items()))
-    frame = pd.DataFrame(records, columns=["base_model", "condition", "task", "seed", "metric", "value", "format"])
-    cells = []
-    for (model, condition, task), cell in frame.groupby(["base_model", "condition", "task"], sort=False):
+    frame = pd.DataFrame(records, columns=["base_model", "condition", "task", "seed", "metric", "value", "job_id",
+                                           "unparsable_rate", *SETTING_COLUMNS])
+    kept_apart = [c for c in SETTING_COLUMNS if c in group_by]
+    checked = [c for c in SETTING_COLUMNS if c not in group_by]
+    frame["group"] = [f"{m} [{_settings_text(dict(zip(kept_apart, values)))}]" if kept_apart else m
+                      for m, *values in zip(frame["base_model"], *(frame[c] for c in kept_apart))]
+    cells, mixed = [], []
+    for (group, model, condition, task), cell in frame.groupby(["group", "base_model", "condition", "task"],
+                                                               sort=False):
         if cell["metric"].nunique() > 1:  # some evals of the cell lack a BERTScore row: keep one metric
-            notes.append(f"{model} / {condition} / {task}: {int((cell['metric'] != BERTSCORE_METRIC).sum())} "
+            notes.append(f"{group} / {condition} / {task}: {int((cell['metric'] != BERTSCORE_METRIC).sum())} "
                          "eval(s) without a BERTScore row left out")
             cell = cell[cell["metric"] == BERTSCORE_METRIC]
-        if cell["format"].nunique() > 1:
-            notes.append(f"{model} / {condition} / {task}: averages test prompt types "
-                         f"{', '.join(sorted(cell['format'].unique()))} (filter with --job_ids to separate them)")
+        if len(cell.groupby(checked)) > 1:
+            mixed.append((f"{group} / {condition} / {task}", cell))
+            continue
         per_seed = cell.groupby("seed")["value"].mean()
-        cells.append({"base_model": model, "condition": condition, "task": task, "cluster": group_of(task),
-                      "metric": cell["metric"].iloc[0], "score": float(per_seed.mean()),
+        rates = cell["unparsable_rate"].dropna()
+        cells.append({"base_model": group, "model": model, "condition": condition, "task": task,
+                      "cluster": group_of(task), "metric": cell["metric"].iloc[0], "score": float(per_seed.mean()),
                       "std": float(per_seed.std(ddof=1)) if len(per_seed) > 1 else None,
-                      "n_seeds": len(per_seed), "n_evals": len(cell)})
+                      "n_seeds": len(per_seed), "n_evals": len(cell),
+                      "unparsable_rate": float(rates.mean()) if len(rates) else None,
+                      "all_unparsable": bool(len(rates) == len(cell) and (rates >= 100).all())})
+    if mixed:
+        raise _mixed_error(mixed, checked)
     seen = _seen_sets(rows, logs.train, notes)
-    scores = pd.DataFrame(cells, columns=[c for c in SCORE_COLUMNS if c != "seen"])
-    scores.insert(4, "seen", [_seen(t, seen.get(m)) for m, t in zip(scores["base_model"], scores["task"])])
+    scores = pd.DataFrame(cells, columns=["model", *(c for c in SCORE_COLUMNS if c != "seen")])
+    scores.insert(4, "seen", [_seen(t, seen.get(m)) for m, t in zip(scores.pop("model"), scores["task"])])
     scores = scores.sort_values(["base_model", "condition", "task"], key=_sort_key).reset_index(drop=True)
     scores.attrs.update(notes=notes, rows=int(scores["n_evals"].sum()))
     return scores
@@ -481,7 +536,10 @@ def _markdown(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]
 
 def _cell(score: dict) -> str:
     spread = "" if pd.isna(score["std"]) else f" ± {score['std']:.2f}"
-    return f"{score['score']:.2f}{spread} ({score['n_seeds']})"
+    rate = score["unparsable_rate"]
+    unparsable = "unparsable ?" if rate is None or pd.isna(rate) else f"unparsable {rate:.0f}%"  # logged in %
+    mark = " **all unparsable**" if score["all_unparsable"] else ""
+    return f"{score['score']:.2f}{spread} ({score['n_seeds']} seeds, {score['n_evals']} evals, {unparsable}){mark}"
 
 
 def _score_tables(scores: pd.DataFrame) -> list[str]:
@@ -514,8 +572,12 @@ def render_report(logs: Logs, scores: pd.DataFrame, table: pd.DataFrame, plots: 
     lines.append(f"- eval rows used: {scores.attrs.get('rows', 0)}; scores: {len(scores)} "
                  f"(base model, condition, task) cells")
     lines += ["", "## Scores by task", "",
-              "Mean ± sample standard deviation over seeds (number of seeds); the full table is "
-              "[scores_by_task.csv](scores_by_task.csv)."]
+              "Mean ± sample standard deviation over seeds (number of seeds, number of evaluations, mean "
+              "share of unparsable answers); every evaluation of a cell has the same settings (adapter, "
+              "format, test items, new tokens, answer matching, data source). **all unparsable** marks a "
+              "cell where no answer could be read (empty or unparsable): its task metric is the score of "
+              "no answers, and a BERTScore accuracy there only says which option an unreadable answer "
+              "happens to be closest to. The full table is [scores_by_task.csv](scores_by_task.csv)."]
     lines += _score_tables(scores)
     main = table[table["subset"] == "all"]
     order = {g: i for i, g in enumerate([*sorted(set(scores["base_model"])), "pooled"])}
@@ -552,7 +614,7 @@ def _check_out(out: Path) -> None:
                         "(it would be replaced): choose another --out")
 
 
-def write_analysis(root, out_dir=None, job_ids=None, models=None, seeds=None) -> dict:
+def write_analysis(root, out_dir=None, job_ids=None, models=None, seeds=None, group_by=()) -> dict:
     """Read the logs, write scores, correlations, report and plots to `out_dir` (default <root>/analysis).
 
     The folder is built aside and replaces the old one in one rename. Returns the written paths:
@@ -562,7 +624,7 @@ def write_analysis(root, out_dir=None, job_ids=None, models=None, seeds=None) ->
     out = Path(out_dir) if out_dir is not None else root / "analysis"
     _check_out(out)
     logs = load_logs(root)
-    scores = scores_by_task(logs, job_ids, models, seeds)
+    scores = scores_by_task(logs, job_ids, models, seeds, group_by)
     if scores.empty:
         raise UserError(f"no scores: every selected eval row of {root / csv_logs.EVAL_LOG} was left out "
                         f"({'; '.join(scores.attrs['notes']) or 'no rows'})")
@@ -573,7 +635,7 @@ def write_analysis(root, out_dir=None, job_ids=None, models=None, seeds=None) ->
         scores.to_csv(tmp / "scores_by_task.csv", index=False)
         table.to_csv(tmp / "correlations.csv", index=False)
         plots = write_plots(scores, table, tmp / "plots")
-        filters = {"job_ids": job_ids, "models": models, "seeds": seeds}
+        filters = {"job_ids": job_ids, "models": models, "seeds": seeds, "group_by": list(group_by) or None}
         (tmp / "report.md").write_text(render_report(logs, scores, table, plots, filters), encoding="utf-8")
     return {"out": out, "scores": out / "scores_by_task.csv", "correlations": out / "correlations.csv",
             "report": out / "report.md", "plots": out / "plots",

@@ -130,6 +130,15 @@ def load_items(name: str, split: str = "test", data_dir: Optional[str] = None) -
     return _items(bench, split, source, rows)
 
 
+def bench_source(name: str, split: str = "test", data_dir: Optional[str] = None) -> str:
+    """Where load_items reads a benchmark split: `bundled`, `folder:<file>` or `hub:<id>[ config <name>]`."""
+    bench = get_bench(name)
+    folder = resolve_dir(data_dir, DATA_DIR_ENV, BUNDLED_RAW)
+    if folder is None:
+        return f"hub:{bench.hub_path}" + (f" config {bench.hub_config}" if bench.hub_config else "")
+    return "bundled" if folder == BUNDLED_RAW else f"folder:{_local_file(bench, folder, split)}"
+
+
 @lru_cache(maxsize=8)
 def _exemplar_pool(exemplar_bench: str, folder: Optional[Path]) -> tuple[Item, ...]:
     """The exemplar split's items, read once per process (runs ask for exemplars item by item)."""

@@ -1,11 +1,13 @@
 """Metrics, report and figures of the base-vs-instruct study, computed from the per-sample log alone.
 
-Per group (model, dataset, prompting, decoding, grader): pass@k with the unbiased estimator for
+Per group (model, dataset, prompting, shots, seed, decoding and its settings, grader): pass@k with the unbiased estimator for
 sampled outputs and "any correct among the first k branches" for CoT decoding; the mean correct
 share; for CoT decoding the max-confidence branch (cot@1) and the confidence-weighted vote.
 The report (report.md) sets instruct against base per pair and dataset with the gap, shows the
 gap under each grader (flagging pairs whose winner flips), the MATH-500 -> MATH-Perturb drop and
-pass@k curves (PNG).
+pass@k curves (PNG). Every table and curve keeps apart the groups that differ in any setting that
+changes the samples: a comparison row exists for each pair of base and instruct groups with the
+same prompting, shots and seed, labelled with both sides' decoding settings.
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from inherent_limits.base_vs_instruct.samples import read_samples
 from inherent_limits.core.atomic_files import atomic_dir
 from inherent_limits.core.errors import UserError
 
-GROUP = ("pair", "model", "model_kind", "dataset", "prompting", "n_shots", "decoding", "decoding_settings")
+GROUP = ("pair", "model", "model_kind", "dataset", "prompting", "n_shots", "seed", "decoding", "decoding_settings")
+SHARED = ("pair", "dataset", "prompting", "n_shots", "seed")   # what the two sides of a comparison share
 PERTURBED = {"math500": "math_perturb_hard"}
 REPORT_INFO = "report.json"  # the pairs a report folder shows: only their next report may replace it
 
@@ -119,46 +122,56 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
+def _decoding(m: dict) -> str:
+    return f"{m['decoding']} {m['decoding_settings']}"
+
+
 def comparisons(metrics: list[dict]) -> list[dict]:
-    """Instruct against base per pair, dataset, prompting and grader, at k = the smaller n of the two."""
-    index = {(m["pair"], m["model_kind"], m["dataset"], m["prompting"], m["grader"]): m for m in metrics}
+    """Instruct against base at k = the smaller n of the two: one row per grader and per pair of base and
+    instruct groups with the same pair, dataset, prompting, shots and seed (each side's decoding named)."""
     out = []
-    for (pair, kind, dataset, prompting, grader), inst in sorted(index.items()):
-        base = index.get((pair, "base", dataset, prompting, grader))
-        if kind != "instruct" or base is None:
-            continue
-        k = min(base["n"], inst["n"])
-        b, i = base["curve"][k - 1], inst["curve"][k - 1]
-        out.append({"pair": pair, "dataset": dataset, "prompting": prompting, "grader": grader, "k": k,
-                    "base": b, "instruct": i, "gap": None if b is None or i is None else i - b,
-                    "base_model": base["model"], "instruct_model": inst["model"]})
-    return out
+    bases = [m for m in metrics if m["model_kind"] == "base"]
+    for inst in (m for m in metrics if m["model_kind"] == "instruct"):
+        for base in bases:
+            if any(base[f] != inst[f] for f in (*SHARED, "grader")):
+                continue
+            k = min(base["n"], inst["n"])
+            b, i = base["curve"][k - 1], inst["curve"][k - 1]
+            out.append({**{f: inst[f] for f in SHARED}, "grader": inst["grader"], "k": k, "base": b, "instruct": i,
+                        "gap": None if b is None or i is None else i - b, "base_model": base["model"],
+                        "instruct_model": inst["model"], "base_decoding": _decoding(base),
+                        "instruct_decoding": _decoding(inst)})
+    return sorted(out, key=lambda c: tuple(str(c[f]) for f in (*SHARED, "base_decoding", "instruct_decoding",
+                                                                  "grader")))
 
 
 def grader_flips(rows: list[dict]) -> list[dict]:
-    """Per pair, dataset and prompting: the gap under each grader, and whether the winner flips."""
+    """Per comparison (pair, dataset, prompting, shots, seed, both decodings): the gap under each grader, and
+    whether the winner flips."""
+    fields = (*SHARED, "base_decoding", "instruct_decoding", "k")
     by: dict[tuple, dict[str, Optional[float]]] = defaultdict(dict)
     for row in rows:
-        by[(row["pair"], row["dataset"], row["prompting"], row["k"])][row["grader"]] = row["gap"]
+        by[tuple(row[f] for f in fields)][row["grader"]] = row["gap"]
     out = []
-    for (pair, dataset, prompting, k), gaps in sorted(by.items()):
+    for key, gaps in by.items():
         signs = {(g > 0) - (g < 0) for g in gaps.values() if g is not None}
-        out.append({"pair": pair, "dataset": dataset, "prompting": prompting, "k": k, "gaps": gaps,
-                    "flips": {1, -1} <= signs})
+        out.append({**dict(zip(fields, key)), "gaps": gaps, "flips": {1, -1} <= signs})
     return out
 
 
 def perturbation_drops(metrics: list[dict]) -> list[dict]:
-    """pass@n on MATH-500 against MATH-Perturb (hard) per model, prompting and grader."""
-    index = {(m["pair"], m["model_kind"], m["model"], m["dataset"], m["prompting"], m["grader"]): m for m in metrics}
+    """pass@n on MATH-500 against MATH-Perturb (hard) per group (model, side, prompting, shots, seed,
+    decoding) and grader."""
+    fields = [f for f in GROUP if f != "dataset"] + ["grader"]
+    index = {(tuple(m[f] for f in fields), m["dataset"]): m for m in metrics}
     out = []
-    for (pair, kind, model, dataset, prompting, grader), m in sorted(index.items()):
-        other = index.get((pair, kind, model, PERTURBED.get(dataset), prompting, grader))
+    for (key, dataset), m in sorted(index.items(), key=lambda kv: tuple(map(str, kv[0][0])) + (kv[0][1],)):
+        other = index.get((key, PERTURBED.get(dataset)))
         if other is None:
             continue
         k = min(m["n"], other["n"])
         a, b = m["curve"][k - 1], other["curve"][k - 1]
-        out.append({"model": model, "model_kind": kind, "prompting": prompting, "grader": grader, "k": k,
+        out.append({**{f: m[f] for f in fields}, "decoding_label": _decoding(m), "k": k,
                     "original": a, "perturbed": b, "drop": None if a is None or b is None else a - b})
     return out
 
@@ -175,35 +188,47 @@ def render(metrics: list[dict], source: str) -> str:
     lines = ["# Base vs instruct (arXiv 2601.13244 protocol)", "",
              f"Recomputed from the per-sample log `{source}`. Values are percentages; gap = instruct - base.", ""]
     lines += ["## Instruct vs base, pass@k", ""]
-    lines += _table(["pair", "dataset", "prompting", "grader", "k", "base pass@k", "instruct pass@k", "gap"],
-                    [[c["pair"], c["dataset"], c["prompting"], c["grader"], str(c["k"]), _pct(c["base"]),
-                      _pct(c["instruct"]), _pct(c["gap"])] for c in comps]) if comps else \
-        ["(no pair with both sides)", ""]
+    lines += _table(["pair", "dataset", "prompting", "shots", "seed", "base decoding", "instruct decoding", "grader",
+                     "k", "base pass@k", "instruct pass@k", "gap"],
+                    [[c["pair"], c["dataset"], c["prompting"], str(c["n_shots"]), str(c["seed"]), c["base_decoding"],
+                      c["instruct_decoding"], c["grader"], str(c["k"]), _pct(c["base"]), _pct(c["instruct"]),
+                      _pct(c["gap"])] for c in comps]) if comps else \
+        ["(no pair with both sides under the same prompting, shots and seed)", ""]
     graders = sorted({g for f in flips for g in f["gaps"]})
     lines += ["## Grader dependence", "", "Gap (instruct - base) under each grader; **flip** marks a pair whose "
               "winner depends on the grader.", ""]
-    lines += _table(["pair", "dataset", "prompting", "k", *[f"gap ({g})" for g in graders], "winner flips"],
-                    [[f["pair"], f["dataset"], f["prompting"], str(f["k"]),
-                      *[_pct(f["gaps"].get(g)) for g in graders], "**flip**" if f["flips"] else "no"]
-                     for f in flips]) if flips else ["(no pair with both sides)", ""]
+    lines += _table(["pair", "dataset", "prompting", "shots", "seed", "base decoding", "instruct decoding", "k",
+                     *[f"gap ({g})" for g in graders], "winner flips"],
+                    [[f["pair"], f["dataset"], f["prompting"], str(f["n_shots"]), str(f["seed"]), f["base_decoding"],
+                      f["instruct_decoding"], str(f["k"]), *[_pct(f["gaps"].get(g)) for g in graders],
+                      "**flip**" if f["flips"] else "no"] for f in flips]) if flips else \
+        ["(no pair with both sides under the same prompting, shots and seed)", ""]
     lines += ["## Perturbation drop (MATH-500 -> MATH-Perturb hard)", ""]
-    lines += _table(["model", "side", "prompting", "grader", "k", "MATH-500", "MATH-Perturb", "drop"],
-                    [[d["model"], d["model_kind"], d["prompting"], d["grader"], str(d["k"]), _pct(d["original"]),
-                      _pct(d["perturbed"]), _pct(d["drop"])] for d in drops]) if drops else \
+    lines += _table(["model", "side", "prompting", "shots", "seed", "decoding", "grader", "k", "MATH-500",
+                     "MATH-Perturb", "drop"],
+                    [[d["model"], d["model_kind"], d["prompting"], str(d["n_shots"]), str(d["seed"]),
+                      d["decoding_label"], d["grader"], str(d["k"]), _pct(d["original"]), _pct(d["perturbed"]),
+                      _pct(d["drop"])] for d in drops]) if drops else \
         ["(needs both math500 and math_perturb_hard in the log)", ""]
     lines += ["## Every group", "", "pass@1: the unbiased estimate for samples (equal to the mean correct share), the top-1 "
               "first token's branch for CoT; mean = mean correct share; cot@1 = max-confidence branch; "
               "vote = confidence-weighted vote.", ""]
-    lines += _table(["model", "side", "dataset", "prompting", "shots", "decoding", "grader", "items", "n",
+    lines += _table(["model", "side", "dataset", "prompting", "shots", "seed", "decoding", "grader", "items", "n",
                      "mean", "pass@1", "pass@n", "cot@1", "vote", "timeouts"],
-                    [[m["model"], m["model_kind"], m["dataset"], m["prompting"], str(m["n_shots"]), m["decoding"],
-                      m["grader"], str(m["n_items"]), str(m["n"]), _pct(m["mean_correct"]), _pct(m["curve"][0]),
+                    [[m["model"], m["model_kind"], m["dataset"], m["prompting"], str(m["n_shots"]), str(m["seed"]),
+                      _decoding(m), m["grader"], str(m["n_items"]), str(m["n"]), _pct(m["mean_correct"]), _pct(m["curve"][0]),
                       _pct(m["curve"][-1]), _pct(m.get("cot_at_1")), _pct(m.get("cot_vote")), str(m["timeouts"])]
                      for m in metrics])
     lines += ["## Figures", ""]
     for dataset in sorted({m["dataset"] for m in metrics}):
         lines.append(f"![pass@k on {dataset}](passk_{_slug(dataset)}.png)")
     return "\n".join(lines) + "\n"
+
+
+def curve_label(m: dict) -> str:
+    """A curve's legend entry: every setting of its group."""
+    return (f"{m['model_kind']} {m['model']} {m['prompting']} {m['n_shots']}-shot seed {m['seed']} "
+            f"({_decoding(m)})")
 
 
 def _curves(metrics: list[dict], dataset: str, path: Path) -> None:
@@ -219,7 +244,7 @@ def _curves(metrics: list[dict], dataset: str, path: Path) -> None:
             ks = list(range(1, m["n"] + 1))
             axes.plot(ks, [100 * (v or 0.0) for v in m["curve"]], marker="o", markersize=3,
                       linestyle="-" if m["model_kind"] == "instruct" else "--",
-                      label=f"{m['model_kind']} {m['model']} {m['prompting']} ({m['decoding']} {m['decoding_settings']})")
+                      label=curve_label(m))
         axes.set_xlabel("k")
         axes.set_ylabel("pass@k (%)")
         axes.set_ylim(-2, 102)

@@ -23,13 +23,16 @@ from typing import Optional
 from inherent_limits.base_vs_instruct import extraction
 from inherent_limits.base_vs_instruct.benchmarks import BENCHMARKS, get_bench
 from inherent_limits.base_vs_instruct.decoding import DECODINGS, DecodeSettings, HFDecoder, Sample, confidence
-from inherent_limits.base_vs_instruct.items import fewshot_exemplars, load_items
+from inherent_limits.base_vs_instruct.items import bench_source, fewshot_exemplars, load_items
 from inherent_limits.base_vs_instruct.prompts import PROMPTINGS, check_chat_template, prompt_ids
 from inherent_limits.base_vs_instruct.report import check_report_dir, group_metrics, write_report
 from inherent_limits.base_vs_instruct.samples import (
+    PROMPT_COLUMNS,
+    PROMPTS,
     SAMPLE_COLUMNS,
     SAMPLE_KEY,
     SAMPLES,
+    logged_prompts,
     read_samples,
     sample_key,
     write_samples,
@@ -44,8 +47,9 @@ from inherent_limits.models.loading import has_tokenizer, load_model, load_token
 SUMMARY_LOG = "base_vs_instruct_logs.csv"
 DEFAULT_PASS_K = (1, 5, 10, 20)
 VLLM_ITEMS_PER_CALL = 64  # vLLM: the prompts of this many items go to the engine together
-SUMMARY_COLUMNS = ("job_id", "seed", "pair", "model", "model_kind", "dataset", "dataset_version", "prompting",
-                   "n_shots", "decoding", "decoding_settings", "grader", "n_items", "n")
+SUMMARY_COLUMNS = ("job_id", "seed", "pair", "model", "model_kind", "dataset", "dataset_version", "data_source",
+                   "items_available", "prompting", "n_shots", "decoding", "decoding_settings", "grader", "n_items",
+                   "n")
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,11 @@ def resolve_sides(req: StudyRequest) -> dict[str, ModelSide]:
             raise UserError(f"--instruct {req.instruct} was tuned from {run_base!r}, not from --base "
                             f"{base!r}: pass --base {run_base} (or leave --base out)")
     if not base:
-        raise UserError("no base model: pass --base (a hub id, a local path, 'tiny' or a run under "
+        runs = sorted(p.parent.name for p in (Path(req.root) / "saved_models").glob(f"*/{RUN_INFO}")
+                      if saved_run(req.root, p.parent.name))
+        known = (f"--instruct {req.instruct!r} is no saved run under {Path(req.root) / 'saved_models'} "
+                 f"(saved runs: {', '.join(runs) or 'none'}), so it names no base model; " if req.instruct else "")
+        raise UserError(f"{known}no base model: pass --base (a hub id, a local path, 'tiny' or a run under "
                         "saved_models/, whose base model is used)")
     for decoding in (req.base_decoding, req.instruct_decoding):
         if decoding not in DECODINGS:
@@ -288,6 +296,9 @@ def shots_for(req: StudyRequest, dataset: str, prompting: str) -> int:
     return get_bench(dataset).default_shots if req.n_shots is None else req.n_shots
 
 
+AVAILABLE: dict[tuple, int] = {}   # (dataset, data_dir) -> test items in the source, for the summary log
+
+
 def load_all_items(req: StudyRequest) -> dict[str, list]:
     """Every dataset's (first --num_items) test items, checked before anything is generated."""
     if req.num_items is not None and req.num_items < 1:
@@ -295,7 +306,9 @@ def load_all_items(req: StudyRequest) -> dict[str, list]:
     items = {}
     for dataset in req.datasets:
         get_bench(dataset)
-        items[dataset] = load_items(dataset, data_dir=req.data_dir)[:req.num_items]
+        every = load_items(dataset, data_dir=req.data_dir)
+        AVAILABLE[(dataset, req.data_dir)] = len(every)
+        items[dataset] = every[:req.num_items]
         for prompting in req.promptings:
             shots = shots_for(req, dataset, prompting)
             if shots:
@@ -326,9 +339,23 @@ def plan(req: StudyRequest, sides: dict[str, ModelSide], items: dict, tokenizers
                     base_row = {"job_id": f"job-{req.job}", "pair": pair, "dataset": dataset,
                                 "item_id": item.item_id, "model": side.name, "model_kind": kind,
                                 "decoding": side.decoding, "decoding_settings": label, "prompting": prompting,
-                                "n_shots": shots, "seed": req.seed, "input_sha": input_sha(ids, item)}
+                                "n_shots": shots, "seed": req.seed, "input_sha": input_sha(ids, item),
+                                "gold": item.gold, "prompt_sha256": prompt_sha(tokenizers[kind], ids)}
                     out.append((side, dataset, prompting, item, base_row, ids))
     return out
+
+
+def prompt_sha(tokenizer, ids: list[int]) -> str:
+    """The sha256 of the prompt's text as the model sees it (prompts.csv holds the text)."""
+    return hashlib.sha256(tokenizer.decode(ids).encode("utf-8")).hexdigest()
+
+
+def log_prompt(prompts_path: Path, logged: set, base_row: dict, tokenizer, ids: list[int]) -> None:
+    """Append the prompt to prompts.csv once per prompt_sha256."""
+    if base_row["prompt_sha256"] not in logged:
+        csv_logs.append_row(prompts_path, {**{k: base_row[k] for k in PROMPT_COLUMNS[:-1]},
+                                           "prompt": tokenizer.decode(ids)}, leading=PROMPT_COLUMNS)
+        logged.add(base_row["prompt_sha256"])
 
 
 def check_same_inputs(samples_path: Path, rows: list[dict], planned: list) -> None:
@@ -375,6 +402,8 @@ def run_study(req: StudyRequest) -> dict:
     check_report_dir(folder / "report", sorted({row["pair"] for row in rows} | {pair}))
     done = {sample_key(row) for row in rows}
     folder.mkdir(parents=True, exist_ok=True)
+    prompts_path = folder / PROMPTS
+    prompts_done = logged_prompts(prompts_path)
     decoders = Decoders(req, sides)
     written = 0
     chunk = VLLM_ITEMS_PER_CALL if req.backend == "vllm" else 1
@@ -391,6 +420,7 @@ def run_study(req: StudyRequest) -> dict:
                                 f"tokens, the model's context {decoder.context}; use fewer --n_shots")
             seeded = replace(settings, seed=item_seed(req.seed, dataset, item.item_id, prompting),
                              max_new_tokens=min(settings.max_new_tokens, room))
+            log_prompt(prompts_path, prompts_done, base_row, tokenizers[side.kind], ids)
             pending.append((item, base_row, missing, ids, seeded))
         following = planned[index + 1][:3] if index + 1 < len(planned) else None
         if pending and (len(pending) >= chunk or following != (side, dataset, prompting)):
@@ -423,8 +453,9 @@ def sample_row(base_row: dict, sample: Sample, bench, item, tokenizer, grading: 
     conf = None
     if sample.margins is not None and found is not None and found.end > found.start:
         conf = confidence(tokenizer, sample, found.start, found.end)
+    first_text = "" if sample.first_token is None else tokenizer.decode([sample.first_token])
     return {**base_row, "sample_index": sample.index, "backend": req.backend, "first_token": sample.first_token,
-            "response": sample.text, **cells, "confidence": conf}
+            "first_token_text": first_text, "response": sample.text, **cells, "confidence": conf}
 
 
 def _progress(items, desc: str, enabled: bool):
@@ -467,9 +498,15 @@ def write_summary(req: StudyRequest, rows: list[dict], sides: dict[str, ModelSid
 
     provenance = {"backend": req.backend, "extractor": req.extractor, "rescored": rescored, "git_hash": git_hash(),
                   **versions(), "samples_file": str((out_dir(req, sides) / SAMPLES).relative_to(req.root))}
-    summary = [{"job_id": f"job-{req.job}", "seed": req.seed,
-                "dataset_version": get_bench(metrics["dataset"]).version, **metrics, **provenance}
-               for metrics in group_metrics(rows, graders, ks_by_kind=ks)]
+    summary = []
+    for metrics in group_metrics(rows, graders, ks_by_kind=ks):
+        source = bench_source(metrics["dataset"], data_dir=req.data_dir)
+        version = get_bench(metrics["dataset"]).version
+        summary.append({"job_id": f"job-{req.job}", "seed": req.seed,
+                        "dataset_version": version if source.startswith("hub:")
+                        else f"{source} (not the release: {version})",
+                        "data_source": source, "items_available": AVAILABLE.get((metrics["dataset"], req.data_dir)),
+                        **metrics, **provenance})
     csv_logs.replace_rows(Path(req.root) / SUMMARY_LOG, summary, key=SUMMARY_KEY, leading=SUMMARY_COLUMNS)
     return len(summary)
 

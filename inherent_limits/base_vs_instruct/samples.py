@@ -20,8 +20,10 @@ from inherent_limits.core.errors import UserError
 SAMPLES = "samples.csv"
 SAMPLE_KEY = ("dataset", "item_id", "model", "model_kind", "decoding", "decoding_settings", "prompting",
               "n_shots", "seed", "input_sha", "sample_index")
-SAMPLE_COLUMNS = ("job_id", "pair", *SAMPLE_KEY, "backend", "first_token", "response", "extracted",
-                  "confidence")
+SAMPLE_COLUMNS = ("job_id", "pair", *SAMPLE_KEY, "backend", "gold", "prompt_sha256", "first_token",
+                  "first_token_text", "response", "extracted", "confidence")
+PROMPTS = "prompts.csv"     # beside samples.csv: each prompt once, by prompt_sha256
+PROMPT_COLUMNS = ("prompt_sha256", "dataset", "item_id", "prompting", "n_shots", "prompt")
 
 
 def read_samples(path: Path, repair: bool = False) -> list[dict]:
@@ -84,6 +86,27 @@ def _parse(path: Path, text: str) -> tuple[list[dict], list[int]]:
                             "is not a whole number; fix or remove that line")
         rows.append(row)
     return rows, sorted(torn)
+
+
+def logged_prompts(path: Path) -> set[str]:
+    """The prompt_sha256 values prompts.csv already holds (a row torn by a kill counts as missing)."""
+    path = Path(path)
+    if not path.is_file():
+        return set()
+    with csv_logs.log_lock(path):
+        reader = csv.reader(io.StringIO(read_utf8(path), newline=""))
+        header = next(reader, [])
+        if "prompt_sha256" not in header:
+            raise UserError(f"{path} is not the prompt file of the base-vs-instruct study (no prompt_sha256 "
+                            "column); move it away")
+        shas = set()
+        try:
+            for record in reader:
+                if len(record) == len(header):
+                    shas.add(record[header.index("prompt_sha256")])
+        except csv.Error:
+            pass  # a quote opened by a torn last row: its prompt is written again
+    return shas
 
 
 def write_samples(path: Path, rows: list[dict]) -> None:

@@ -132,6 +132,20 @@ def read_raw(spec: TaskSpec, split: str, data_dir: Optional[Path], manual_dir: O
     return _read_hub(spec, split, trust_remote_code)
 
 
+def data_source(task: str, role: str = "train", data_dir: Optional[str] = None,
+                manual_dir: Optional[str] = None) -> str:
+    """Where load_task_rows reads a task's split: `bundled`, `folder:<file>`, `manual:<folder>` or `hub:<id>`."""
+    spec = get_task(task)
+    split = spec.split_for(role)
+    data = resolve_dir(data_dir, DATA_DIR_ENV, BUNDLED_RAW)
+    manual = resolve_dir(manual_dir, MANUAL_DIR_ENV, BUNDLED_MANUAL)
+    if data is not None and local_path(data, spec.name, split).exists():
+        return "bundled" if data == BUNDLED_RAW else f"folder:{local_path(data, spec.name, split).resolve()}"
+    if spec.manual and manual is not None:
+        return "bundled" if manual == BUNDLED_MANUAL else f"manual:{manual.resolve()}"
+    return f"hub:{spec.hub_path}" + (f" config {spec.hub_name}" if spec.hub_name else "") + f" split {split}"
+
+
 def canonical_rows(spec: TaskSpec, source: str, rows: Iterable[tuple[int, dict]]) -> list[dict]:
     """Check required columns and preprocess; errors name the task, file and row."""
     out = []

@@ -20,7 +20,7 @@ BUNDLED_LAYERS = 6
 RESPONSE_COLUMNS = ("proc_model_response", "target", "gold_options")
 # eval_logs.csv columns copied into a bertscore_evals.csv row (the reference's, plus condition).
 EVAL_ROW_COLUMNS = ("seed", "test_task", "test_prompt_type", "model_type", "samplegen_sample_source",
-                    "num_test", "eval_mode", "condition")
+                    "num_test", "eval_mode", "condition", "data_source")
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 
 
@@ -122,13 +122,17 @@ def _text(value) -> str:
     return str(value)
 
 
+EMPTY_ANSWER_MODES = ("reference", "wrong")
+
+
 def choose_options(scorer, predictions: Sequence[str], options: Sequence[Sequence[str]],
-                   verbose: bool = False) -> list[str]:
+                   verbose: bool = False, empty_answers: str = "reference") -> list[str]:
     """Per item, the option with the highest BERTScore F1 against the prediction (first on ties).
 
     All distinct (prediction, option) pairs go through one `scorer.score` call. A pair with a blank
     side scores 0, as bert-score scores it (its own blank-string path breaks under transformers 5);
-    an item with a single option chooses it unscored.
+    an item with a single option chooses it unscored. A blank prediction therefore chooses the first
+    option (the reference's behaviour); with `empty_answers="wrong"` it chooses none ("") instead.
     """
     if len(predictions) != len(options):
         raise ValueError(f"{len(predictions)} predictions but {len(options)} option lists")
@@ -147,6 +151,9 @@ def choose_options(scorer, predictions: Sequence[str], options: Sequence[Sequenc
         f1 = scorer.score(cands, refs, verbose=verbose, batch_size=scorer.batch_size)[2].tolist()
     chosen = []
     for pred, opts in zip(preds, options):
+        if empty_answers == "wrong" and not pred.strip():
+            chosen.append("")
+            continue
         scores = [f1[pairs[(pred, opt)]] if (pred, opt) in pairs else 0.0 for opt in opts]
         chosen.append(opts[max(range(len(opts)), key=scores.__getitem__)])
     return chosen
@@ -180,17 +187,26 @@ def response_items(path, task: Optional[str] = None) -> tuple[list[str], list[st
     return list(frame["proc_model_response"]), list(frame["target"]), options
 
 
-def score_items(items: tuple[list[str], list[str], list[list[str]]], scorer,
-                verbose: bool = False) -> tuple[float, list[str], int]:
+def score_items(items: tuple[list[str], list[str], list[list[str]]], scorer, verbose: bool = False,
+                empty_answers: str = "reference") -> tuple[float, list[str], int]:
     """(accuracy %, chosen options, number of items) for response_items' output."""
     predictions, targets, options = items
-    chosen = choose_options(scorer, predictions, options, verbose=verbose)
+    chosen = choose_options(scorer, predictions, options, verbose=verbose, empty_answers=empty_answers)
     return bertscore_accuracy(chosen, targets), chosen, len(chosen)
 
 
-def score_response_file(path, scorer) -> tuple[float, list[str], int]:
+def score_response_file(path, scorer, empty_answers: str = "reference") -> tuple[float, list[str], int]:
     """(accuracy %, chosen options, number of items) of one response file."""
-    return score_items(response_items(path), scorer)
+    return score_items(response_items(path), scorer, empty_answers=empty_answers)
+
+
+def root_of(response_file: Optional[str]) -> Path:
+    """The root a response file lies under (the parent of its saved_models/ folder), else the current folder."""
+    if response_file:
+        parts = Path(response_file).resolve().parts
+        if "saved_models" in parts:
+            return Path(*parts[:len(parts) - 1 - parts[::-1].index("saved_models")])
+    return Path(".")
 
 
 def response_path(root: Path, eval_name: str, input_model: str, pipeline: bool) -> Path:

@@ -35,11 +35,14 @@ from inherent_limits.core.conditions import BASE_CONDITIONS
 from inherent_limits.core.crash_points import crash_point
 from inherent_limits.core.errors import UserError
 from inherent_limits.core.run_info import RUN_INFO, git_hash
+from inherent_limits.data.loading import data_source
 from inherent_limits.data.registry import LETTER_FORMATS, TaskSpec, get_task
 from inherent_limits.evaluation.answers import MATCHING_MODES, extract_answer
 from inherent_limits.evaluation.response_files import Progress, read_responses, response_row, write_responses
 from inherent_limits.evaluation.test_sets import (
     TestItem,
+    check_test_set,
+    test_set_source,
     bigbench_items,
     direct_items,
     gold_pipeline_items,
@@ -74,6 +77,7 @@ class EvalRequest:
     prompt_templates: Optional[str] = None
     bertscore: bool = True
     bertscore_model: str = "roberta-large"
+    bertscore_empty_answers: str = "reference"  # bertscore_accuracy.EMPTY_ANSWER_MODES
     num_layers: Optional[int] = None
     load_in_4bit: bool = False
     tensor_parallel_size: int = 1
@@ -210,7 +214,8 @@ def versions() -> dict[str, str]:
 def progress_key(req: EvalRequest, base_model: str, samplegen_file: Optional[str] = None) -> str:
     """Settings that determine the responses: a rerun with the same ones resumes."""
     fields = asdict(req)
-    for name in ("job", "bertscore", "bertscore_model", "num_layers", "extra", "root", "answer_matching"):
+    for name in ("job", "bertscore", "bertscore_model", "bertscore_empty_answers", "num_layers", "extra", "root",
+                 "answer_matching"):
         fields.pop(name)
     fields.update(model=base_model, root=str(Path(req.root).resolve()), samplegen_eval_file=samplegen_file)
     return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -277,7 +282,9 @@ def eval_row(req: EvalRequest, spec: TaskSpec, base_model: str, eval_name: str, 
         "ablation_setup": req.ablation_setup, "num_samples_ablation": req.num_samples_ablation,
     }
     row.update(result)
-    row.update(condition=req.condition, answer_matching=req.answer_matching, base_model=base_model,
+    source = (data_source(req.task, "test", req.data_dir, req.manual_dir) if spec.template_family is None else
+              test_set_source(req.root, req.task, req.condition, req.test_prompt_format, req.unified))
+    row.update(condition=req.condition, answer_matching=req.answer_matching, base_model=base_model, data_source=source,
                backend=req.backend, batch_size=req.batch_size,
                response_file=str(response_file.relative_to(req.root)), git_hash=git_hash(), **versions(),
                **engine_columns(req), **req.extra)
@@ -317,13 +324,14 @@ def _bertscore(req: EvalRequest, spec: TaskSpec, eval_name: str, response_file: 
         return logged
     scorer = _scorer(req.bertscore_model, req.num_layers)
     crash_point("eval_bertscore")
-    accuracy, _, n = score_response_file(response_file, scorer)
+    accuracy, _, n = score_response_file(response_file, scorer, req.bertscore_empty_answers)
     input_model = req.samplegen_model if req.condition in ("gold_pipeline", "samplegen_pipeline") else req.run_name
     with csv_logs.log_lock(req.root / csv_logs.BERTSCORE_LOG):
         if _logged_bertscore(req.root, eval_name) is None:
             log_bertscore(req.root, eval_name, input_model or "base", response_file, accuracy, n, req.job,
                           eval_row=row, extra={"condition": req.condition, "base_model": row["base_model"],
-                                               "bertscore_model": req.bertscore_model})
+                                               "bertscore_model": req.bertscore_model,
+                                               "empty_answers": req.bertscore_empty_answers})
     return accuracy
 
 
@@ -428,8 +436,8 @@ def rescore(root: Path, response_file: Path, job: str, answer_matching: Optional
     result = score(spec, [dict(o, options=r["options"], references=r["references"]) for o, r in zip(out, rows)],
                    matching)
     write_responses(Path(response_file), out)
-    row = {k: v for k, v in logged.items() if k in csv_logs.EVAL_COLUMNS or k in (
-        "condition", "base_model", "backend", "batch_size", "response_file")}
+    row = {k: v for k, v in logged.items() if k in csv_logs.EVAL_COLUMNS or k.endswith("_version") or k in (
+        "condition", "base_model", "backend", "batch_size", "response_file", "dtype", "max_new_tokens", "data_source")}
     row.update(job_id=f"job-{job}", answer_matching=matching, **result, rescored_from=logged.get("job_id"),
                git_hash=git_hash())
     csv_logs.append_row(root / csv_logs.EVAL_LOG, row, leading=csv_logs.EVAL_COLUMNS)
@@ -490,6 +498,9 @@ def run_many(reqs: list[EvalRequest], report=print) -> list[Optional[dict]]:
     if any(r.backend == "vllm" for r in reqs):
         from inherent_limits.evaluation.generation import import_vllm
         import_vllm()                                # a missing vLLM is said first
+    for req in reqs:                                 # and missing test sets
+        if get_task(req.task).template_family is not None:
+            check_test_set(req.root, req.task, req.condition, req.test_prompt_format, req.unified)
     call = CallProgress(reqs[0].root, reqs)
     for index, req in enumerate(reqs):               # test sets, gold examples, SampleGen responses too
         if not call.done.get(call.keys[index]):

@@ -12,6 +12,7 @@ from its gold split). `_unified` folders are used with --unified_prompts.
 """
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass, field
@@ -106,6 +107,35 @@ def saved_items(root: Path, folder: str, task: str, hint: str) -> list[TestItem]
         items.append(TestItem(row["text"], str(row["labels"]), options, list(refs),
                               row["group_id"] if "group_id" in cols else ""))
     return items
+
+
+def test_set_dir(root: Path, task: str, condition: str, fmt: Optional[str], unified: bool) -> Path:
+    """The saved test set a condition of a FLAN task reads (the SampleGen pipeline: the SampleGen test set
+    its responses answered)."""
+    suffix = "_unified" if unified else ""
+    folder = {"gold_pipeline": "gold_pipeline_test", "samplegen_pipeline": "mix_prompts_test",
+              "samplegen_direct": "mix_prompts_test"}.get(condition, f"{fmt or 'flan_prompts'}_test")
+    return Path(root) / "data" / f"{folder}{suffix}" / _task_path(task) / "test_data"
+
+
+def check_test_set(root: Path, task: str, condition: str, fmt: Optional[str], unified: bool) -> None:
+    """A UserError, with the command that builds it, when a condition's saved test set is missing."""
+    if condition == "samplegen_pipeline":
+        return  # it reads the SampleGen responses, written earlier in the same call or job
+    if not test_set_dir(root, task, condition, fmt, unified).is_dir():
+        custom = condition in ("gold_pipeline", "samplegen_direct") or fmt == "mix_prompts"
+        raise UserError(f"{task}: no test set for {condition} at {test_set_dir(root, task, condition, fmt, unified)}"
+                        f"; {build_hint(root, task, custom, gold=condition == 'gold_pipeline', unified=unified)}")
+
+
+def test_set_source(root: Path, task: str, condition: str, fmt: Optional[str], unified: bool) -> str:
+    """The data source recorded in the build_info.json of the test set a condition reads ("unrecorded"
+    for sets built before it was written)."""
+    info = test_set_dir(root, task, condition, fmt, unified) / "build_info.json"
+    try:
+        return str(json.loads(info.read_text(encoding="utf-8"))["data_source"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unrecorded"
 
 
 def direct_items(root: Path, task: str, fmt: str, unified: bool, num_test: Optional[int], seed: int,

@@ -1,6 +1,6 @@
 """Stage 1: build and save the prompt datasets of one task, in the layout of DESIGN.md.
 
-    data/flan_prompts[_<variant>]/<task>/<n>/{train,test}    Regular train+val (+ build_info.json)
+    data/flan_prompts[_<variant>]/<task>/<n>/{train,test}    Regular train+val (each folder + build_info.json)
     data/mix_prompts[_<variant>]/<task>/<n>/{train,test}     SampleGen train+val
     data/flan_prompts_test/<task>/test_data                  Regular test
     data/mix_prompts_test[_<variant>]/<task>/test_data       SampleGen test
@@ -21,12 +21,12 @@ from typing import Optional
 
 from inherent_limits.core.atomic_files import atomic_dir
 from inherent_limits.core.errors import UserError
-from inherent_limits.data.loading import load_task_rows, split_halves
+from inherent_limits.data.loading import data_source, load_task_rows, split_halves
 from inherent_limits.data.registry import CLUSTER_CATEGORIES, TASK_CLUSTERS, TaskSpec, category_of, cluster_of, get_task
 from inherent_limits.prompts.builder import PromptBuilder
 
 VALIDATION_FRACTION = 0.2
-BUILD_INFO = "build_info.json"  # train+val: the --num_datapoints asked for and the rows built
+BUILD_INFO = "build_info.json"  # the data source and rows built (train+val: also the --num_datapoints asked for)
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,10 @@ def build_task(task: str, root: Path, request: BuildRequest, builder: PromptBuil
             sample, name = dataset[0:2], "dataset_samples_test.json"
         dataset.save_to_disk(str(tmp))
         (tmp / name).write_text(json.dumps(sample, indent=4, ensure_ascii=False), encoding="utf-8")
+        info = {"data_source": data_source(task, "train" if request.dataset_type == "train+val" else "test",
+                                           request.data_dir, request.manual_dir), "rows_built": built}
         if request.dataset_type == "train+val":
-            info = {"num_datapoints": request.num_data, "rows_wanted": wanted, "rows_built": built,
-                    "train_rows": len(dataset["train"]), "validation_rows": len(dataset["test"])}
-            (tmp / BUILD_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
+            info.update(num_datapoints=request.num_data, rows_wanted=wanted, train_rows=len(dataset["train"]),
+                        validation_rows=len(dataset["test"]))
+        (tmp / BUILD_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
     return target

@@ -17,7 +17,8 @@ pending_log_row.json with the adapter, the files are published (run_info.json la
 is appended once and the journal removed. A rerun (plain or --resume) after a kill anywhere in
 that step finishes it; --resume on a finished run says so and changes nothing.
 Under torchrun or `accelerate launch` every process trains, and the main one alone saves and
-logs (the row's world_size counts the processes).
+logs (the row's world_size counts the processes; its train_loss is averaged over them, as the
+Trainer's own figure is).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from inherent_limits.core.crash_points import crash_point
 from inherent_limits.core.errors import UserError
 from inherent_limits.core.run_info import RUN_INFO, git_hash
 from inherent_limits.data.registry import PROMPTS_TYPES
+from inherent_limits.prompts.mixtures import source_summary
 
 JOURNAL = "pending_log_row.json"   # the run's train_logs.csv row, until it is logged
 TOTALS = "run_totals.json"         # in each checkpoint: loss sum and training seconds up to it
@@ -216,15 +218,31 @@ def saved_totals(checkpoint: Path) -> dict:
     return {"loss_sum": loss_sum * state.get("global_step", last) / max(last, 1), "seconds": 0.0}
 
 
+def mean_over_ranks(value: float) -> float:
+    """`value` averaged over the processes of a torchrun / accelerate run (itself in a single process).
+
+    Every process must call it at the same point: it is a collective all-reduce.
+    """
+    import torch
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return value
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return float(tensor.item()) / dist.get_world_size()
+
+
 def _totals_callback(totals: dict):
-    """A TrainerCallback that saves `totals` (loss sum, seconds) into each checkpoint."""
+    """A TrainerCallback that saves `totals` (loss sum averaged over ranks, seconds) into each checkpoint."""
     from transformers import TrainerCallback
 
     class SaveTotals(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
+            loss_sum = mean_over_ranks(totals["loss_sum"])  # every rank calls on_save: a safe collective
             if state.is_world_process_zero:
                 folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-                record = {"global_step": state.global_step, "loss_sum": totals["loss_sum"],
+                record = {"global_step": state.global_step, "loss_sum": loss_sum,
                           "train_seconds": totals["seconds"] + time.time() - totals["started"]}
                 tmp = folder / f".{TOTALS}.tmp"
                 tmp.write_text(json.dumps(record), encoding="utf-8")
@@ -370,7 +388,8 @@ def train(req: TrainRequest) -> Path:
     totals["started"] = time.time()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = totals["seconds"] + time.time() - totals["started"]
-    loss = totals["loss_sum"] / max(trainer.state.global_step, 1)  # the whole run's, as the Trainer's
+    # the whole run's, averaged over the processes as the Trainer's figure is
+    loss = mean_over_ranks(totals["loss_sum"]) / max(trainer.state.global_step, 1)
     world_size = trainer.args.world_size  # > 1 under torchrun / accelerate launch
     if not trainer.is_world_process_zero():
         return out  # the main process alone saves the adapter and writes the run info and log row
@@ -382,7 +401,8 @@ def train(req: TrainRequest) -> Path:
            "dataset": req.dataset, **_template_columns(req.dataset), "epochs": req.num_epochs,
            "num_train": len(train_set), "batch_size": req.batch_size, "device": device_name(),
            "world_size": world_size, "learning_rate": req.learning_rate, "lora_r": req.lora_r,
-           "train_loss": loss, "train_runtime_s": round(seconds, 2),
+           "train_loss": loss, "train_runtime_s": round(seconds, 2), "data_source": source_summary(
+               Path(req.dataset) if Path(req.dataset).is_dir() else req.root / "data" / req.dataset),
            "train_samples_per_s": round(len(train_set) * req.num_epochs / max(seconds, 1e-9), 3),
            "git_hash": git_hash()}
     _publish(model, tokenizer, out, info, row)

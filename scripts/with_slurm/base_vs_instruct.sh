@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #SBATCH --job-name=base_vs_instruct
-#SBATCH --output=demo_run/slurm_logs/%x-%A_%a.out
+#SBATCH --output=slurm-%x-%A_%a.out
 #SBATCH --cpus-per-task=1
 # The base-vs-instruct study as a job array over (side, dataset) chunks: index i runs side
 # BVI_SIDES[i / D] on dataset BVI_DATASETS[i % D] (D datasets), by
@@ -9,8 +9,8 @@
 # array finishes rebuild it once from the complete log:
 #
 #   sbatch --array=0-7 scripts/with_slurm/base_vs_instruct.sh      # 2 sides x 4 datasets
-#   python base_vs_instruct.py --report_only demo_run/base_vs_instruct/<base>__vs__<instruct>/samples.csv
-#   (from the repo root; demo_run/slurm_logs must exist)
+#   python base_vs_instruct.py --report_only $ROOT/base_vs_instruct/<base>__vs__<instruct>/samples.csv
+#   (from the repo root; the job log lands there)
 #
 # Without an array index it runs every chunk in one job. Settings: the BVI_* variables of
 # scripts/without_slurm/base_vs_instruct.sh and those of scripts/without_slurm/study_env.sh.
@@ -20,7 +20,6 @@ src="${BASH_SOURCE[0]}"
 [ -f "$(dirname "$src")/../setup_env.sh" ] || src=$(scontrol show job "$SLURM_JOB_ID" | sed -n "/^ *Command=/{s/^ *Command=//p;q}")
 REPO="$(cd "$(dirname "$src")/../.." && pwd)"
 source "$REPO/scripts/without_slurm/study_env.sh"
-: "${BVI_DATASETS:=gsm8k math500 math_perturb_hard medcalc}" "${BVI_SIDES:=base instruct}"
 read -r -a datasets <<<"$BVI_DATASETS"
 read -r -a sides <<<"$BVI_SIDES"
 i="${SLURM_ARRAY_TASK_ID:-}"

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 #SBATCH --job-name=correlate
-#SBATCH --output=demo_run/slurm_logs/%x-%j.out
+#SBATCH --output=slurm-%x-%j.out
 #SBATCH --cpus-per-task=1
 # Stage 6 as one SLURM job: correlate.py over ROOT's logs (scripts/without_slurm/correlate.sh).
 #
-#   sbatch scripts/with_slurm/correlate.sh         (from the repo root; demo_run/slurm_logs must exist)
+#   sbatch scripts/with_slurm/correlate.sh         (from the repo root; the job log lands there)
 #
-# Settings (environment, passed through by sbatch; defaults in scripts/without_slurm/study_env.sh):
-# ROOT=demo_run CORRELATE_ARGS="".
+# Settings: PRESET (paper, demo, smoke or a file) and the environment, passed through by sbatch
+# (scripts/without_slurm/study_env.sh); ROOT names the study (gen_all_tasks makes a fresh one).
 set -euo pipefail
 # sbatch runs a copy of this file: find the original through the job record to reach the repo.
 src="${BASH_SOURCE[0]}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #SBATCH --job-name=test_samplegen+pipeline
-#SBATCH --output=demo_run/slurm_logs/%x-%A_%a.out
+#SBATCH --output=slurm-%x-%A_%a.out
 #SBATCH --cpus-per-task=1
 # Stages 4-5 as a job array over chunks of TASKS_PER_JOB tasks: array index i evaluates the
 # i-th chunk of TASKS (one model load per model and adapter for the whole chunk) in
@@ -9,12 +9,10 @@
 # Each array task logs its own $SLURM_JOB_ID. Without an array index it evaluates every task.
 #
 #   sbatch --array=0-1 scripts/with_slurm/test_samplegen+pipeline.sh
-#   (one index per chunk: 3 tasks, TASKS_PER_JOB=2; from the repo root; demo_run/slurm_logs must exist)
+#   (one index per chunk: 3 tasks, TASKS_PER_JOB=2; from the repo root)
 #
-# Settings (environment, passed through by sbatch; defaults in scripts/without_slurm/study_env.sh):
-# ROOT=demo_run MODEL=tiny SG_RUN=samplegen TASKS="cola aeslc logical_deduction" NUM_TEST=4 TEST_BATCH=4
-# MAX_NEW_TOKENS=24 BERTSCORE_MODEL=bundled DATA_DIR=bundled MANUAL_DIR=bundled TEST_ARGS=""
-# TASKS_PER_JOB=2.
+# Settings: PRESET (paper, demo, smoke or a file) and the environment, passed through by sbatch
+# (scripts/without_slurm/study_env.sh); ROOT names the study (gen_all_tasks makes a fresh one).
 set -euo pipefail
 # sbatch runs a copy of this file: find the original through the job record to reach the repo.
 src="${BASH_SOURCE[0]}"

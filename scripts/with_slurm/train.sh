@@ -1,18 +1,16 @@
 #!/usr/bin/env bash
 #SBATCH --job-name=train
-#SBATCH --output=demo_run/slurm_logs/%x-%A_%a.out
+#SBATCH --output=slurm-%x-%A_%a.out
 #SBATCH --cpus-per-task=1
 #SBATCH --array=0-1
 # Stage 3 as a job array over TRAIN_FORMATS: index 0 trains the Regular-Prompt model REG_RUN on
 # flan_prompts_mixture, index 1 the SampleGen model SG_RUN on mix_prompts_mixture (run outside
 # a job array, it trains both, one after the other).
 #
-#   sbatch scripts/with_slurm/train.sh             (from the repo root; demo_run/slurm_logs must exist)
+#   sbatch scripts/with_slurm/train.sh             (from the repo root; the job log lands there)
 #
-# Settings (environment, passed through by sbatch; defaults in scripts/without_slurm/study_env.sh):
-# ROOT=demo_run MODEL=tiny REG_RUN=regular SG_RUN=samplegen TRAIN_FORMATS="flan_prompts mix_prompts"
-# NUM_TRAIN=64 EPOCHS=2 TRAIN_BATCH=4 LR=3e-3 MAX_LENGTH=768 TRAIN_ARGS="". train_logs.csv gets
-# each array task's own $SLURM_JOB_ID.
+# Settings: PRESET (paper, demo, smoke or a file) and the environment, passed through by sbatch
+# (scripts/without_slurm/study_env.sh); ROOT names the study (gen_all_tasks makes a fresh one).
 set -euo pipefail
 # sbatch runs a copy of this file: find the original through the job record to reach the repo.
 src="${BASH_SOURCE[0]}"

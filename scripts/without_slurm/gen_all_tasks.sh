@@ -4,15 +4,17 @@
 # none: test.py formats them), and both default training mixtures (always rebuilt; cheap
 # and deterministic).
 #
-# Settings (environment, defaults in study_env.sh): ROOT=demo_run NUM_DATA=8
-# TASKS="cola aeslc logical_deduction" DATA_DIR=bundled MANUAL_DIR=bundled OVERWRITE=False.
-# Job id: $SLURM_JOB_ID, else a %Y%m%d_%H%M%S timestamp (exported, as the reference does).
+# Settings (PRESET and the environment, study_env.sh): NUM_DATA TASKS DATA_DIR MANUAL_DIR OVERWRITE.
+# It starts a study: without ROOT it builds into a fresh study_<job id> folder (printed).
+#
+#   PRESET=smoke bash scripts/without_slurm/gen_all_tasks.sh [--dry-run]
 set -euo pipefail
+STUDY_STARTS=1
 source "$(dirname "${BASH_SOURCE[0]}")/study_env.sh"
-export SLURM_JOB_ID="${SLURM_JOB_ID:-$(date +%Y%m%d_%H%M%S)}"
+echo "study root: $ROOT"
 
 build() {  # build FLAG...: one create_prompts.py run with the study's shared settings
-    python create_prompts.py --num_datapoints "$NUM_DATA" "${DATA_FLAGS[@]}" --overwrite "$OVERWRITE" \
+    step python create_prompts.py --num_datapoints "$NUM_DATA" "${DATA_FLAGS[@]}" --overwrite "$OVERWRITE" \
         --slurm_job_id "$SLURM_JOB_ID" --root "$ROOT" "$@"
 }
 
@@ -34,5 +36,5 @@ if [ ${#built[@]} -gt 0 ]; then
     done
 fi
 for fmt in flan_prompts mix_prompts; do
-    python make_mixtures.py --prompt_format "$fmt" --num_datapoints "$NUM_DATA" --root "$ROOT" --overwrite True
+    step python make_mixtures.py --prompt_format "$fmt" --num_datapoints "$NUM_DATA" --root "$ROOT" --overwrite True
 done

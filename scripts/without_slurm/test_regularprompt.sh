@@ -3,13 +3,10 @@
 # instructions removed) and flan_direct (the Regular-Prompt model REG_RUN on Regular test prompts).
 # One test.py process per model and adapter: each loads its model (or vLLM engine) once.
 #
-# Settings (environment, defaults in study_env.sh): ROOT=demo_run MODEL=tiny REG_RUN=regular
-# TASKS="cola aeslc logical_deduction" NUM_TEST=4 TEST_BATCH=4 MAX_NEW_TOKENS=24
-# BERTSCORE_MODEL=bundled DATA_DIR=bundled MANUAL_DIR=bundled TEST_ARGS="" (extra test.py flags).
-# Job id: $SLURM_JOB_ID, else a %Y%m%d_%H%M%S timestamp (exported, as the reference does).
+# Settings (PRESET and the environment, study_env.sh): ROOT MODEL REG_RUN TASKS NUM_TEST TEST_BATCH
+# MAX_NEW_TOKENS BERTSCORE_MODEL DATA_DIR MANUAL_DIR BACKEND TEST_ARGS (extra test.py flags).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/study_env.sh"
-export SLURM_JOB_ID="${SLURM_JOB_ID:-$(date +%Y%m%d_%H%M%S)}"
 
 evaluate "$TASKS" --run_name base --model "$MODEL"                          # base_zero_shot
 evaluate "$TASKS" --run_name "$REG_RUN" --test_prompt_format flan_prompts   # flan_direct

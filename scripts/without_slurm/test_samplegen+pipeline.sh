@@ -5,13 +5,10 @@
 # per model and adapter. The SampleGen Pipeline finds those responses by task and job id, so
 # all three must run under one job id.
 #
-# Settings (environment, defaults in study_env.sh): ROOT=demo_run MODEL=tiny SG_RUN=samplegen
-# TASKS="cola aeslc logical_deduction" NUM_TEST=4 TEST_BATCH=4 MAX_NEW_TOKENS=24
-# BERTSCORE_MODEL=bundled DATA_DIR=bundled MANUAL_DIR=bundled TEST_ARGS="" (extra test.py flags).
-# Job id: $SLURM_JOB_ID, else a %Y%m%d_%H%M%S timestamp (exported, as the reference does).
+# Settings (PRESET and the environment, study_env.sh): ROOT MODEL SG_RUN TASKS NUM_TEST TEST_BATCH
+# MAX_NEW_TOKENS BERTSCORE_MODEL DATA_DIR MANUAL_DIR BACKEND TEST_ARGS (extra test.py flags).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/study_env.sh"
-export SLURM_JOB_ID="${SLURM_JOB_ID:-$(date +%Y%m%d_%H%M%S)}"
 
 evaluate "$TASKS" --run_name "$SG_RUN" --test_prompt_format mix_prompts          # samplegen_direct
 evaluate "$TASKS" --run_name base --model "$MODEL" --condition gold_pipeline samplegen_pipeline \
