@@ -34,6 +34,7 @@ from inherent_limits.models.loading import has_tokenizer, load_model, load_token
 SUMMARY_LOG = "base_vs_instruct_logs.csv"
 DEFAULT_PASS_K = (1, 5, 10, 20)
 VLLM_ITEMS_PER_CALL = 64  # vLLM: the prompts of this many items go to the engine together
+HF_ITEMS_PER_CALL = 8     # HF: greedy and CoT prompts of this many items are decoded in one batch
 SUMMARY_COLUMNS = ("job_id", "seed", "pair", "model", "model_kind", "dataset", "dataset_version", "prompting",
                    "n_shots", "decoding", "decoding_settings", "grader", "n_items", "n")
 
@@ -315,7 +316,7 @@ def run_study(req: StudyRequest) -> dict:
     pair = " vs ".join(s.name for s in sides.values())
     decoders = Decoders(req, sides)
     written = 0
-    chunk = VLLM_ITEMS_PER_CALL if req.backend == "vllm" else 1
+    chunk = VLLM_ITEMS_PER_CALL if req.backend == "vllm" else HF_ITEMS_PER_CALL
     for kind in req.sides:
         side = sides[kind]
         settings = settings_for(req, side.decoding)
