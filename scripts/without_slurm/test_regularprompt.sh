@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stage 4-5 locally, base model and Regular Prompt: on every task of TASKS, base_zero_shot (MODEL,
 # instructions removed) and flan_direct (the Regular-Prompt model REG_RUN on Regular test prompts).
-# One test.py process per model and adapter: each loads its model (or vLLM engine) once.
+# One test.py process for both (on vLLM one engine serves the base model and the adapter).
 #
 # Settings (environment, defaults in study_env.sh): ROOT=demo_run MODEL=tiny REG_RUN=regular
 # TASKS="cola aeslc logical_deduction" NUM_TEST=4 TEST_BATCH=4 MAX_NEW_TOKENS=24
@@ -11,5 +11,4 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/study_env.sh"
 export SLURM_JOB_ID="${SLURM_JOB_ID:-$(date +%Y%m%d_%H%M%S)}"
 
-evaluate "$TASKS" --run_name base --model "$MODEL"                          # base_zero_shot
-evaluate "$TASKS" --run_name "$REG_RUN" --test_prompt_format flan_prompts   # flan_direct
+evaluate "$TASKS" --run_name base --model "$MODEL" --condition base_zero_shot flan_direct --regular_model "$REG_RUN"
