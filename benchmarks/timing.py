@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 THREADS = 1  # the default: more threads on a shared machine swing the times
 
@@ -23,8 +23,10 @@ def set_threads(threads: int) -> int:
     return torch.get_num_threads()
 
 
-def interleaved(runs: dict[str, Callable[[], object]], repeats: int) -> tuple[dict, dict[str, list[float]]]:
-    """Run every approach once per round for `repeats` rounds (ABC, CBA, ABC, ...).
+def interleaved(runs: dict[str, Callable[[], object]], repeats: int,
+                setup: Optional[Callable[[str], None]] = None) -> tuple[dict, dict[str, list[float]]]:
+    """Run every approach once per round for `repeats` rounds (ABC, CBA, ABC, ...); `setup(name)`
+    runs untimed before each run.
 
     Returns the last round's result and every wall time, per approach name."""
     if repeats < 1:
@@ -33,6 +35,8 @@ def interleaved(runs: dict[str, Callable[[], object]], repeats: int) -> tuple[di
     names = list(runs)
     for round_index in range(repeats):
         for name in (names if round_index % 2 == 0 else names[::-1]):
+            if setup is not None:
+                setup(name)
             start = time.perf_counter()
             results[name] = runs[name]()
             times[name].append(time.perf_counter() - start)
