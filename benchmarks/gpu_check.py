@@ -71,7 +71,7 @@ def prepare(root: Path, model: str, tasks: list[str]) -> dict:
         dataset = f"{fmt}/{tasks[0]}/32"
         train(TrainRequest(root=root, dataset=dataset, model=model, job="gpu-check", run_name=run, batch_size=4,
                            num_epochs=1, learning_rate=3e-4, max_length=1024, gradient_checkpointing=False))
-        texts = datasets.load_from_disk(str(root / "data" / dataset))["train"]["text"]
+        texts = list(datasets.load_from_disk(str(root / "data" / dataset))["train"]["text"])
         tokens = sum(min(len(ids) + 1, 1024) for ids in tokenizer(texts)["input_ids"])
         row = csv_logs.find_rows(root / csv_logs.TRAIN_LOG, {"run_name": run})[-1]
         figures[run] = (tokens, float(row["train_runtime_s"]), row.get("device", ""))
