@@ -153,6 +153,8 @@ def main() -> None:
         shutil.rmtree(roots[mode], ignore_errors=True)
         shutil.copytree(base / "prepared", roots[mode])
 
+    warm = "import vllm" if args.backend == "vllm" else "import torch, transformers, peft"
+    subprocess.run([python, "-c", warm], check=True)  # untimed: the first round does not pay cold file caches
     runs = {mode: (lambda m=mode: run_all(python, mode_calls(m, args.tasks, args, roots[m]), log)) for mode in modes}
     _, times = interleaved(runs, args.repeats, setup=fresh)
     got = {mode: responses(roots[mode]) for mode in modes}
