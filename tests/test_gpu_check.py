@@ -19,9 +19,10 @@ def _table(stdout):
 
 
 def _run(tmp_path, *flags):
-    out = subprocess.run(["bash", "scripts/gpu_check.sh", "--tasks", "cola", "--num_test", "2",
+    out = subprocess.run(["bash", "scripts/gpu_check.sh", "--tasks", "cola", "--num_test", "2", "--deadline", "1800",
                           "--workdir", str(tmp_path), *flags], cwd=REPO, capture_output=True, text=True,
-                         timeout=1500, env={**os.environ, "GPU_CHECK_PYTHON": sys.executable})
+                         timeout=2400, env={**os.environ, "GPU_CHECK_PYTHON": sys.executable,
+                                            "GPU_CHECK_TIMEOUT": "2100"})
     assert out.returncode == 0, out.stderr[-3000:]
     rows = _table(out.stdout)
     assert rows[0] == ["check", "status", "figure", "detail"]
