@@ -8,9 +8,12 @@ Conditions (logged in eval_logs.csv's `condition` column), chosen by the referen
   flan_direct         --run_name <run> --test_prompt_format flan_prompts
   samplegen_direct    --run_name <run> --test_prompt_format mix_prompts
 or by name: --condition gold_pipeline samplegen_pipeline (several conditions of one model).
+With --run_name base, --condition may also name the tuned conditions of --regular_model
+(flan_direct) and --samplegen_model (samplegen_direct): the study's five conditions of one base
+model in one call (SampleGen direct runs before the SampleGen pipeline that reads it).
 --test_task takes several tasks (names, the reference's indices, cluster names, test, bigbench,
-all; spaces or commas): the model (or vLLM engine) is loaded once and every task and
-condition is evaluated with it. Each evaluation writes its own per-sample response file,
+all; spaces or commas): each model (on vLLM: one engine for the base model and every adapter)
+is loaded once and every task and condition is evaluated with it. Each evaluation writes its own per-sample response file,
 appends eval_logs.csv and (for the tasks scored that way) bertscore_evals.csv. A rerun with
 the same settings resumes an interrupted one, task by task; --rescore FILE recomputes the
 answers and metrics of a response file without generating.
@@ -46,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--condition", nargs="+", default=None, metavar="NAME",
                    help="conditions by name instead of the flags above (" + ", ".join(CONDITION_NAMES)
                         + "); several share one model: base ones with --run_name base, tuned ones with a run")
-    p.add_argument("--samplegen_model", default=None, help="run name of the SampleGen model of the pipelines")
+    p.add_argument("--samplegen_model", default=None, help="run name of the SampleGen model of the pipelines "
+                   "(with --run_name base, also the model of --condition samplegen_direct)")
+    p.add_argument("--regular_model", default=None,
+                   help="with --run_name base: run name of the Regular-Prompt model of --condition flan_direct")
     p.add_argument("--samplegen_eval_file", default=None,
                    help="its direct-eval response file (eval name or path); default: found by job id in eval_logs.csv")
     p.add_argument("--gp_ablation_setup", default=None, choices=[f"setup{n}" for n in range(1, 8)],
@@ -148,13 +154,13 @@ def test_tasks(args) -> list[str]:
     return out
 
 
-def conditions(args) -> list[tuple[str, str]]:
-    """(condition, test prompt format) pairs: from --condition, else from the reference's flags."""
+def conditions(args) -> list[tuple[str, str, str]]:
+    """(condition, test prompt format, run name) triples: from --condition, else from the reference's flags."""
     from inherent_limits.core.conditions import BASE_CONDITIONS
     from inherent_limits.evaluation.test_sets import condition_of
     if args.condition is None:
         condition = condition_of(args.run_name, args.use_exemplar_gen, args.sample_source, args.test_prompt_format)
-        return [(condition, args.test_prompt_format or "flan_prompts")]
+        return [(condition, args.test_prompt_format or "flan_prompts", args.run_name)]
     names = list(dict.fromkeys(_words(args.condition)))
     if not names:
         raise UserError(f"--condition names no condition: choose from {', '.join(CONDITION_NAMES)}")
@@ -164,14 +170,18 @@ def conditions(args) -> list[tuple[str, str]]:
     if args.use_exemplar_gen or args.sample_source:
         raise UserError("--condition names the conditions: drop --use_exemplar_gen and --sample_source")
     base = args.run_name == "base"
-    wrong = [n for n in names if (n in BASE_CONDITIONS) != base]
+    tuned_runs = {"flan_direct": args.regular_model, "samplegen_direct": args.samplegen_model} if base else {}
+    if args.regular_model and not base:
+        raise UserError("--regular_model goes with --run_name base (the tuned run is --run_name here)")
+    wrong = [n for n in names if (n in BASE_CONDITIONS) != base and not tuned_runs.get(n)]
     if wrong:
-        need = "--run_name base" if wrong[0] in BASE_CONDITIONS else "--run_name <the tuned run>"
-        raise UserError(f"condition {wrong[0]} needs {need}: one call evaluates one model (base or tuned), "
-                        f"not --run_name {args.run_name}")
+        need = "--run_name base" if wrong[0] in BASE_CONDITIONS else \
+            "--run_name <the tuned run> (or --run_name base with --regular_model / --samplegen_model)"
+        raise UserError(f"condition {wrong[0]} needs {need}, not --run_name {args.run_name}")
     formats = {"samplegen_direct": "mix_prompts"}
-    out = [(n, formats.get(n, "flan_prompts")) for n in names]
-    if args.test_prompt_format and any(fmt != args.test_prompt_format for n, fmt in out if not base):
+    out = [(n, formats.get(n, "flan_prompts"), tuned_runs.get(n) or args.run_name) for n in names]
+    if args.test_prompt_format and any(fmt != args.test_prompt_format for n, fmt, _ in out
+                                       if n not in BASE_CONDITIONS):
         raise UserError("--test_prompt_format contradicts --condition (flan_direct: flan_prompts, "
                         "samplegen_direct: mix_prompts): drop it")
     return out
@@ -201,19 +211,22 @@ def main(argv=None) -> None:
                         "evaluate --trans_test_task 0 (social_iqa_translated) instead")
     from inherent_limits.evaluation.runner import EvalRequest, run_many
     from inherent_limits.models.loading import base_model_name
+    if args.samplegen_model in ("None", ""):  # the reference's scripts pass "None"
+        args.samplegen_model = None
     tasks, pairs = test_tasks(args), conditions(args)
-    samplegen_model = None if args.samplegen_model in (None, "None", "") else args.samplegen_model
     model = None
     if args.model or args.model_path_idx is not None:
         model = base_model_name(args.model, args.model_path_idx, args.model_size_idx)
     reqs = [EvalRequest(
-        root=root, task=task, condition=condition, job=job, run_name=args.run_name, model=model,
+        root=root, task=task, condition=condition, job=job, run_name=run,
+        model=model if run == args.run_name else None,  # a tuned run of a study call: its own base model
         test_prompt_format=fmt, bb_format=args.bb_test_prompt_format,
         num_test=args.num_test, seed=args.seed, batch_size=args.batch_size,
         backend=args.backend or ("vllm" if args.use_vllm else "hf"), max_new_tokens=args.max_new_tokens,
         unified=args.unified_prompts, num_inner=args.num_inner, gp_num_data=args.gp_num_data,
         ablation_setup=args.gp_ablation_setup, num_samples_ablation=args.num_samples_ablation,
-        samplegen_model=samplegen_model, samplegen_eval_file=args.samplegen_eval_file, data_dir=args.data_dir,
+        samplegen_model=args.samplegen_model if run == args.run_name else None,
+        samplegen_eval_file=args.samplegen_eval_file, data_dir=args.data_dir,
         manual_dir=args.manual_dir, prompt_templates=args.prompt_templates, bertscore=args.bertscore,
         bertscore_model=args.bertscore_model, bertscore_empty_answers=args.bertscore_empty_answers,
         num_layers=args.num_layers, load_in_4bit=args.load_in_4bit,
@@ -221,7 +234,7 @@ def main(argv=None) -> None:
         gpu_memory_utilization=args.gpu_memory_utilization, enforce_eager=args.enforce_eager,
         max_num_seqs=args.max_num_seqs, max_lora_rank=args.max_lora_rank,
         answer_matching=args.answer_matching or "reference")
-        for task in tasks for condition, fmt in pairs]
+        for task in tasks for condition, fmt, run in pairs]
     print(f"job-{job} (git {git_hash()}): {len(reqs)} evaluation(s), {len(tasks)} task(s)")
     done = []
     for row in run_many(reqs):           # checks every request (runs, models, test sets) before running any

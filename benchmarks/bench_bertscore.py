@@ -11,11 +11,13 @@ seeded synthetic response files of N predictions x 4 options, in two shapes:
 Predictions mix exact options, light rewrites ("The answer is X.", quotes, case), longer
 model-like outputs and off-topic sentences. The reference's loop is a separate `scorer.score`
 call per prediction against its options (evaluate caches its BERTScorer, so there too the model
-is loaded once per file). Each scheme runs --repeats times; its best time counts and the spread
-(min-max) is printed. For each shape: both timings and whether the chosen options are
-identical; the last line is the headline speedup (best loop / best batched).
+is loaded once per file). The schemes run interleaved for --repeats rounds on --threads torch
+threads (default 1, printed); the best time counts and the spread (min-max) is printed. For each
+shape: both timings and whether the chosen options are identical; the last line is the headline
+speedup (best loop / best batched, with the range of the per-round ratios).
 
     python benchmarks/bench_bertscore.py [--items 1000] [--shapes labels per_item] [--device cpu] [--repeats 3]
+        [--threads 1]
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import argparse
 import os
 import random
 
-from timing import timed  # benchmarks/timing.py (sys.path[0] is benchmarks/)
+from timing import THREADS, interleaved, ratio, set_threads, spread  # benchmarks/timing.py (sys.path[0])
 
 LABELS = ("World", "Sports", "Business", "Sci/Tech")
 SHAPES = ("labels", "per_item")
@@ -88,22 +90,22 @@ def reference_loop(scorer, predictions, options) -> list[str]:
 
 
 
-def compare(scorer, shape: str, items: int, seed: int, repeats: int) -> float:
-    """Time both schemes on one shape; print the figures; return the best-to-best speedup."""
+def compare(scorer, shape: str, items: int, seed: int, repeats: int) -> str:
+    """Time both schemes on one shape (interleaved); print the figures; return the speedup with its spread."""
     from inherent_limits.evaluation.bertscore_accuracy import bertscore_accuracy, choose_options
     predictions, options, targets = make_items(items, shape, seed)
     print(f"[{shape}] {items} predictions x 4 options, {len(set(predictions))} distinct predictions, "
           f"{len({o for opts in options for o in opts})} distinct options")
-    ours, t_ours = timed(lambda: choose_options(scorer, predictions, options), repeats)
-    ref, t_ref = timed(lambda: reference_loop(scorer, predictions, options), repeats)
+    out, times = interleaved({"ours": lambda: choose_options(scorer, predictions, options),
+                              "ref": lambda: reference_loop(scorer, predictions, options)}, repeats)
+    ours, ref = out["ours"], out["ref"]
     differ = sum(a != b for a, b in zip(ours, ref))
-    print(f"[{shape}] batched (ours): best {min(t_ours):.2f} s (runs {min(t_ours):.2f}-{max(t_ours):.2f} s); "
-          f"per-prediction loop: best {min(t_ref):.2f} s (runs {min(t_ref):.2f}-{max(t_ref):.2f} s)")
-    print(f"[{shape}] speedup {min(t_ref) / min(t_ours):.1f}x best to best; "
-          f"{min(t_ref) / max(t_ours):.1f}x-{max(t_ref) / min(t_ours):.1f}x over the runs")
+    print(f"[{shape}] batched (ours): {spread(times['ours'])}; per-prediction loop: {spread(times['ref'])}")
+    speedup = ratio(times["ref"], times["ours"])
+    print(f"[{shape}] speedup {speedup}")
     print(f"[{shape}] chosen options identical: {differ == 0} ({differ} of {items} differ); accuracy "
           f"ours {bertscore_accuracy(ours, targets):.2f}%, loop {bertscore_accuracy(ref, targets):.2f}%")
-    return min(t_ref) / min(t_ours)
+    return speedup
 
 
 def main() -> None:
@@ -113,22 +115,22 @@ def main() -> None:
                         help="response-file shapes to run; the first one is the headline (default: both)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--seed", type=int, default=0, help="data seed (default: 0)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per scheme, best counts (default: 3)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds, best counts (default: 3)")
+    parser.add_argument("--threads", type=int, default=THREADS, help=f"torch CPU threads (default: {THREADS})")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the bundled model is local: never ask the hub
 
-    import torch
-
+    threads = set_threads(args.threads)
     from inherent_limits.evaluation.bertscore_accuracy import choose_options, make_scorer
     scorer = make_scorer("bundled", device=args.device)
     choose_options(scorer, ["warm up"], [list(LABELS)])
-    print(f"all-MiniLM-L6-v2 layer 6, device {args.device}, torch threads {torch.get_num_threads()}; "
-          f"best of {args.repeats} runs")
+    print(f"all-MiniLM-L6-v2 layer 6, device {args.device}, torch threads {threads}; "
+          f"best of {args.repeats} interleaved rounds")
     speedups = [compare(scorer, shape, args.items, args.seed, args.repeats) for shape in args.shapes]
     print(f"headline: the {args.shapes[0]} shape")
-    print(f"speedup: {speedups[0]:.1f}x")
+    print(f"speedup: {speedups[0]}")
 
 
 if __name__ == "__main__":

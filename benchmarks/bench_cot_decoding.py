@@ -1,24 +1,28 @@
 #!/usr/bin/env python3
-"""Benchmark: CoT decoding's K branches in one batched generate call vs one call per branch (optillm).
+"""Benchmark: CoT decoding on HF: the prompt's KV cache shared by the K branches vs re-running the prompt.
 
 Same model (the tiny one, CPU), same prompts (zero-shot prompts of the bundled GSM8K items), same
-K and length. Both paths share the first-step forward pass and the margin recorder; they differ
-only in how the K continuations are generated: ours stacks the K rows (prompt + branch token,
-equal length, no padding) into one greedy generate call, optillm's approach calls generate once
-per branch. The branches (ids and margins) are asserted equal. Each path runs --repeats times;
-the best time counts and the spread (max - min) is printed. The last line is `<ratio>x`
-(per-branch / batched).
+K and length, three ways to continue the K branches after the first-step forward pass:
+- cache (the study's): the prompts of the call in one padded pass, its KV cache repeated K times,
+  all P x K branches continued from their first token in one generate call;
+- rows (the previous version): per prompt, the K rows prompt + first token in one generate call
+  (the prompt runs again inside every row);
+- calls (optillm's approach): one generate call per branch.
+Branches (ids) must be identical and margins equal within 1e-4. Runs are interleaved (--repeats
+rounds); the best time counts, the per-round ratios give the spread. The last two lines are the
+ratios over the cache path.
 
-    python benchmarks/bench_cot_decoding.py [--prompts 4] [--k 20] [--max_new_tokens 48] [--repeats 3] [--threads 1]
+    python benchmarks/bench_cot_decoding.py [--prompts 8] [--k 20] [--max_new_tokens 48] [--repeats 3] [--threads 1]
 """
 from __future__ import annotations
 
 import argparse
 import os
 
-from timing import timed  # benchmarks/timing.py (sys.path[0] is benchmarks/)
+from timing import THREADS, interleaved, ratio, set_threads, spread  # benchmarks/timing.py
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+MODES = ("cache", "rows", "calls")
 
 
 def prompts(count: int, tokenizer) -> list[list[int]]:
@@ -32,44 +36,39 @@ def prompts(count: int, tokenizer) -> list[list[int]]:
     return [prompt_ids(tokenizer, bench, item, (), chat=False) for item in items]
 
 
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--prompts", type=int, default=4, help="GSM8K items (default: 4)")
+    parser.add_argument("--prompts", type=int, default=8, help="GSM8K items (default: 8)")
     parser.add_argument("--k", type=int, default=20, help="branches per prompt (default: 20)")
     parser.add_argument("--max_new_tokens", type=int, default=48, help="tokens per branch (default: 48)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per path; the best counts (default: 3)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default: 1; more threads on a shared machine swing the times)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the best counts (default: 3)")
+    parser.add_argument("--threads", type=int, default=THREADS, help=f"torch CPU threads (default: {THREADS})")
     args = parser.parse_args(argv)
-    import torch
-
-    from inherent_limits.base_vs_instruct.decoding import HFDecoder
+    from inherent_limits.base_vs_instruct.decoding import DecodeSettings, HFDecoder
     from inherent_limits.models.loading import load_model, load_tokenizer, resolve_model_name
 
-    torch.set_num_threads(args.threads)
+    threads = set_threads(args.threads)
     path = resolve_model_name("tiny")
     tokenizer = load_tokenizer(path)
     decoder = HFDecoder(load_model(path), tokenizer)
     ids = prompts(args.prompts, tokenizer)
-
-    def run(batched: bool):
-        return [decoder.cot_branches(p, args.k, args.max_new_tokens, batched=batched) for p in ids]
-
-    batched, batched_times = timed(lambda: run(True), args.repeats)
-    single, single_times = timed(lambda: run(False), args.repeats)
-    for ours, theirs in zip(batched, single):
-        assert [b.token_ids for b in ours] == [s.token_ids for s in theirs], "branches differ"
-        for b, s in zip(ours, theirs):
-            assert max((abs(x - y) for x, y in zip(b.margins, s.margins)), default=0.0) < 1e-4, "margins differ"
+    settings = [DecodeSettings("cot", k=args.k, max_new_tokens=args.max_new_tokens)] * len(ids)
+    runs = {"cache": lambda: decoder.decode_many(ids, settings),
+            **{mode: (lambda m=mode: [decoder.cot_branches(p, args.k, args.max_new_tokens, mode=m) for p in ids])
+               for mode in MODES[1:]}}
+    results, times = interleaved(runs, args.repeats)
+    for mode in MODES[1:]:
+        for ours, theirs in zip(results["cache"], results[mode]):
+            assert [b.token_ids for b in ours] == [s.token_ids for s in theirs], f"branches differ ({mode})"
+            for b, s in zip(ours, theirs):
+                assert max((abs(x - y) for x, y in zip(b.margins, s.margins)), default=0.0) < 1e-4, "margins differ"
     branches = len(ids) * args.k
     print(f"{len(ids)} prompts x {args.k} branches x {args.max_new_tokens} new tokens, tiny model, "
-          f"{torch.get_num_threads()} threads; branches identical")
-    for name, times in (("batched (one generate call)", batched_times), ("one generate call per branch", single_times)):
-        print(f"{name:30} best {min(times):7.3f} s  spread {max(times) - min(times):6.3f} s  "
-              f"({branches / min(times):7.1f} branches/s)")
-    print(f"{min(single_times) / min(batched_times):.1f}x")
+          f"{threads} thread(s), {args.repeats} interleaved rounds; branches identical in all three")
+    for mode, label in zip(MODES, ("KV cache shared, one call", "rows re-run the prompt", "one call per branch")):
+        print(f"{mode:6} ({label:26}) {spread(times[mode])}  ({branches / min(times[mode]):7.1f} branches/s)")
+    print(f"rows / cache: {ratio(times['rows'], times['cache'])}")
+    print(f"calls / cache: {ratio(times['calls'], times['cache'])}")
 
 
 if __name__ == "__main__":

@@ -13,11 +13,12 @@ max_new_tokens, timed in one run:
 - left-4096: prompts padded on the left to 4096 tokens WITH an attention mask, in batches like
   ours: padding to 4096 costs the time, but with masks gives the same outputs.
 
-Each approach runs --repeats times; its best time counts and the spread (min-max) is printed
-beside it (a shared machine's load spikes otherwise swing the ratio several-fold). The last line
-is `speedup: <ratio>x` (best reference / best ours).
+The approaches run interleaved for --repeats rounds on --threads torch threads (default 1,
+printed); the best time counts and the spread (min-max) is printed beside it. The last line is
+`speedup: <ratio>x (rounds <min>x-<max>x)` (best reference / best ours, and the per-round ratios).
 
     python benchmarks/bench_generation.py [--prompts 64] [--batch_size 32] [--max_new_tokens 32] [--repeats 3]
+        [--threads 1]
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import argparse
 import os
 import random
 
-from timing import spread, timed  # benchmarks/timing.py (sys.path[0] is benchmarks/)
+from timing import THREADS, interleaved, ratio, set_threads, spread  # benchmarks/timing.py (sys.path[0])
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -100,7 +101,8 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=64, help="real Regular test prompts (default: 64)")
     parser.add_argument("--batch_size", type=int, default=32, help="our batch size (default: 32)")
     parser.add_argument("--max_new_tokens", type=int, default=32, help="tokens generated per prompt (default: 32)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per approach, best counts (default: 3)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds, best counts (default: 3)")
+    parser.add_argument("--threads", type=int, default=THREADS, help=f"torch CPU threads (default: {THREADS})")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -111,36 +113,35 @@ def main() -> None:
     from inherent_limits.models.loading import load_model, load_tokenizer
     from inherent_limits.models.tiny import ensure_tiny_model
 
+    threads = set_threads(args.threads)
     path = ensure_tiny_model()
     model = load_model(path, device="cpu", dtype=torch.float32)
     prompts = study_prompts(args.prompts)
     lengths = [len(ids) for ids in load_tokenizer(path)(prompts)["input_ids"]]
     print(f"{len(prompts)} prompts, {min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / len(lengths):.0f}); "
           f"batch size {args.batch_size}; max_new_tokens {args.max_new_tokens}; torch threads "
-          f"{torch.get_num_threads()}; best of {args.repeats} runs")
+          f"{threads}; best of {args.repeats} interleaved rounds")
 
     backend = HFBackend(model, load_tokenizer(path), batch_size=args.batch_size,
                         max_new_tokens=args.max_new_tokens)
     backend.generate(prompts[:2], progress=False)  # warm-up
-    ours, t_ours = timed(lambda: backend.generate(prompts, progress=False), args.repeats)
-    left, t_left = timed(lambda: run_left_4096(model, load_tokenizer(path), prompts, args.max_new_tokens,
-                                               args.batch_size), args.repeats)
-    ref, t_ref = timed(lambda: run_reference(model, load_tokenizer(path), prompts, args.max_new_tokens),
-                       args.repeats)
-
-    best_ours, best_left, best_ref = min(t_ours), min(t_left), min(t_ref)
-    print(f"ours (dynamic left padding, sorted batches):  {spread(t_ours)}")
-    print(f"left-padded to 4096 + attention mask:         {spread(t_left)}  ({best_left / best_ours:.1f}x ours)")
-    print(f"reference (right-padded to 4096, no mask):    {spread(t_ref)}  ({best_ref / best_ours:.1f}x ours)")
-    print(f"ratio range over the runs (slowest ours to fastest, and back): "
-          f"{min(t_ref) / max(t_ours):.1f}x-{max(t_ref) / min(t_ours):.1f}x")
+    out, times = interleaved({
+        "ours": lambda: backend.generate(prompts, progress=False),
+        "left": lambda: run_left_4096(model, load_tokenizer(path), prompts, args.max_new_tokens, args.batch_size),
+        "ref": lambda: run_reference(model, load_tokenizer(path), prompts, args.max_new_tokens)}, args.repeats)
+    ours, left, ref = out["ours"], out["left"], out["ref"]
+    print(f"ours (dynamic left padding, sorted batches):  {spread(times['ours'])}")
+    print(f"left-padded to 4096 + attention mask:         {spread(times['left'])}  "
+          f"({ratio(times['left'], times['ours'])} ours)")
+    print(f"reference (right-padded to 4096, no mask):    {spread(times['ref'])}  "
+          f"({ratio(times['ref'], times['ours'])} ours)")
     same_left = sum(a == b for a, b in zip(ours, left))
     same_ref = sum(a == b for a, b in zip(ours, ref))
     print(f"identical outputs, ours vs left-4096 masked:   {same_left}/{len(prompts)}")
     print(f"identical outputs, ours vs reference:          {same_ref}/{len(prompts)} "
           f"(the reference conditions on {PAD_TO} - prompt length pad tokens)")
     print(f"example: ours {ours[0][:60]!r} | reference {ref[0][:60]!r}")
-    print(f"speedup: {best_ref / best_ours:.1f}x")
+    print(f"speedup: {ratio(times['ref'], times['ours'])}")
 
 
 if __name__ == "__main__":

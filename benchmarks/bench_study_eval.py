@@ -1,21 +1,27 @@
 #!/usr/bin/env python3
-"""Benchmark: the demo study's evaluations, one process per evaluation vs one per model and adapter.
+"""Benchmark: the demo study's evaluations in one process (the study engine) vs one process per
+model and adapter vs one process per evaluation.
 
 The demo's 9 test tasks x 5 conditions, on the tiny model with a Regular and a SampleGen
-adapter (trained here, once, on the bundled data), run twice from copies of one root:
+adapter (trained here, once, on the bundled data), each mode run from a fresh copy of one root:
 
-- per evaluation: one `test.py` call per task and condition, as the reference's scripts do
-  (every call loads the model, or starts the vLLM engine, again);
-- per model: one `test.py` call per model and adapter with every task (--test_task a,b,...):
-  the SampleGen model, the base model (all three base conditions), the Regular model.
+- study: one `test.py` call for the base model with all five conditions (--run_name base
+  --condition ... --regular_model ... --samplegen_model ...): on vLLM one engine serves the base
+  model and both adapters; on HF each model and adapter is loaded once, in one process;
+- per_adapter: one call per model and adapter with every task (the SampleGen model, the base
+  model in its three conditions, the Regular model): on vLLM one engine per adapter;
+- per_eval: one call per task and condition, as the reference's scripts (every call loads the
+  model, or starts the vLLM engine, again).
 
-Both runs must write the same responses (compared response file by response file). The HF
-backend runs in this interpreter's environment; the vLLM backend in .venv-vllm (or
-$INHERENT_LIMITS_VLLM_VENV) when it exists. The last line is the HF ratio (per evaluation /
-per model), the vLLM ratio is on the line above.
+Every mode must write the same responses (compared response file by response file). The modes
+run interleaved for --repeats rounds, with --threads CPU threads per process (OMP_NUM_THREADS,
+printed); the best time counts, the spread is printed. The HF backend runs in this interpreter's
+environment; the vLLM backend in .venv-vllm (or $INHERENT_LIMITS_VLLM_VENV). The last line is
+the study mode's ratio over per_adapter, the line above it the ratio over per_eval.
 
-    python benchmarks/bench_study_eval.py [--tasks cola wic ...] [--num_test 8] [--vllm_tasks 9]
-        [--backends hf vllm] [--workdir DIR]   (a workdir keeps the trained adapters for the next run)
+    python benchmarks/bench_study_eval.py [--backend hf|vllm] [--tasks cola wic ...] [--num_test 8]
+        [--modes study per_adapter per_eval] [--repeats 2] [--threads 1] [--workdir DIR]
+    (a workdir keeps the trained adapters for the next run)
 """
 from __future__ import annotations
 
@@ -25,8 +31,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import THREADS, interleaved, ratio, set_threads, spread  # benchmarks/timing.py (sys.path[0])
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -36,6 +43,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 from inherent_limits.demo import DEMO_CONDITIONS, DEMO_TEST_TASKS  # noqa: E402
 
 RUNS = {"flan_direct": "demo_regular", "samplegen_direct": "demo_samplegen"}
+MODES = ("study", "per_adapter", "per_eval")
 # per model: the SampleGen model first (the SampleGen Pipeline reads its responses), then the
 # base model in its three conditions, then the Regular model
 PER_MODEL = (("samplegen_direct",), ("base_zero_shot", "gold_pipeline", "samplegen_pipeline"), ("flan_direct",))
@@ -70,28 +78,29 @@ def prepare(root: Path, tasks: list[str]) -> None:
                            gradient_checkpointing=False))
 
 
-def flags(conditions, tasks, args, backend: str, root: Path, job: str) -> list[str]:
-    """test.py's flags for these conditions (one model) on these tasks."""
-    run = RUNS.get(conditions[0], "base")
+def flags(conditions, tasks, args, root: Path) -> list[str]:
+    """test.py's flags for these conditions on these tasks: a tuned condition alone runs its run;
+    otherwise the base model runs them, with the runs of the tuned ones named."""
+    run = RUNS[conditions[0]] if len(conditions) == 1 and conditions[0] in RUNS else "base"
     out = ["--test_task", ",".join(tasks), "--run_name", run, "--condition", *conditions,
            "--num_test", str(args.num_test), "--batch_size", "8", "--max_new_tokens", str(args.max_new_tokens),
-           "--bertscore_model", "bundled", "--data_dir", "bundled", "--manual_dir", "bundled", "--backend", backend,
-           "--slurm_job_id", job, "--root", str(root)]
+           "--bertscore_model", "bundled", "--data_dir", "bundled", "--manual_dir", "bundled",
+           "--backend", args.backend, "--slurm_job_id", "bench", "--root", str(root)]
     if run == "base":
-        out += ["--model", "tiny", "--samplegen_model", "demo_samplegen"]
+        out += ["--model", "tiny", "--samplegen_model", RUNS["samplegen_direct"]]
+        if "flan_direct" in conditions:
+            out += ["--regular_model", RUNS["flan_direct"]]
     return out
 
 
-def run_all(python: str, calls: list[list[str]], log: Path) -> float:
-    """Run test.py once per flag list, in order; the wall time of all of them."""
-    start = time.perf_counter()
+def run_all(python: str, calls: list[list[str]], log: Path) -> None:
+    """Run test.py once per flag list, in order."""
     with open(log, "a") as out:
         for call in calls:
             done = subprocess.run([python, str(REPO / "test.py"), *call], cwd=REPO, stdout=out, stderr=out,
                                   env=dict(os.environ, PYTHONPATH=str(REPO)))
             if done.returncode:
                 raise SystemExit(f"error: test.py {' '.join(call)} failed (exit {done.returncode}); see {log}")
-    return time.perf_counter() - start
 
 
 def responses(root: Path) -> dict[tuple[str, str], list[str]]:
@@ -103,52 +112,64 @@ def responses(root: Path) -> dict[tuple[str, str], list[str]]:
             for r in log.itertuples()}
 
 
-def compare(name: str, python: str, tasks: list[str], args, base: Path) -> float:
-    """Both runs of one backend; returns per-evaluation time / per-model time."""
-    roots = {mode: base / f"{name}-{mode}" for mode in ("per_eval", "per_model")}
-    for root in roots.values():
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.copytree(base / "prepared", root)
-    per_eval = [flags((condition,), [task], args, name, roots["per_eval"], "per-eval")
-                for task in tasks for condition, _ in DEMO_CONDITIONS]
-    per_model = [flags(conditions, tasks, args, name, roots["per_model"], "per-model") for conditions in PER_MODEL]
-    log = base / f"{name}.log"
-    log.unlink(missing_ok=True)
-    t_eval = run_all(python, per_eval, log)
-    t_model = run_all(python, per_model, log)
-    a, b = responses(roots["per_eval"]), responses(roots["per_model"])
-    if len(a) != len(tasks) * len(DEMO_CONDITIONS) or a != b:
-        differ = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-        raise SystemExit(f"error: {name}: the two runs' responses differ for {differ}; see {log}")
-    print(f"{name}: {len(tasks)} tasks x {len(DEMO_CONDITIONS)} conditions, --num_test {args.num_test}: "
-          f"{len(per_eval)} processes {t_eval:.0f}s, {len(per_model)} processes {t_model:.0f}s; "
-          f"{len(a)} response files identical", flush=True)
-    return t_eval / t_model
+def mode_calls(mode: str, tasks: list[str], args, root: Path) -> list[list[str]]:
+    """test.py flag lists of one mode."""
+    if mode == "per_eval":
+        return [flags((condition,), [task], args, root) for task in tasks for condition, _ in DEMO_CONDITIONS]
+    if mode == "per_adapter":
+        return [flags(conditions, tasks, args, root) for conditions in PER_MODEL]
+    return [flags(tuple(c for group in PER_MODEL for c in group), tasks, args, root)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["hf", "vllm"], default="hf", help="(default: hf)")
     parser.add_argument("--tasks", nargs="+", default=list(DEMO_TEST_TASKS), help="test tasks (default: the demo's 9)")
     parser.add_argument("--num_test", type=int, default=8, help="items per evaluation (default: 8, the demo's)")
     parser.add_argument("--max_new_tokens", type=int, default=24, help="(default: 24, the demo's)")
-    parser.add_argument("--vllm_tasks", type=int, default=None,
-                        help="vLLM: only the first N tasks (an engine start per process is slow on CPU; default: all)")
-    parser.add_argument("--backends", nargs="+", choices=["hf", "vllm"], default=["hf", "vllm"],
-                        help="(default: both; vllm where its environment exists)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
+                        help="(default: all three; study is always run, the others are compared with it)")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds, best counts (default: 2)")
+    parser.add_argument("--threads", type=int, default=THREADS, help=f"CPU threads per process (default: {THREADS})")
     parser.add_argument("--workdir", default=None, help="scratch folder (default: a new temporary one)")
     args = parser.parse_args()
+    modes = ["study", *(m for m in MODES if m in args.modes and m != "study")]
     base = Path(args.workdir or tempfile.mkdtemp(prefix="bench_study_eval-"))
+    threads = set_threads(args.threads)
     if not (base / "prepared" / "saved_models" / "demo_samplegen" / "adapter_config.json").is_file():
         prepare(base / "prepared", args.tasks)
-    venv = Path(os.environ.get("INHERENT_LIMITS_VLLM_VENV", REPO / ".venv-vllm"))
-    ratios = {}
-    if "vllm" in args.backends and (venv / "bin" / "python").is_file():
-        ratios["vllm"] = compare("vllm", str(venv / "bin" / "python"), args.tasks[:args.vllm_tasks], args, base)
-    if "hf" in args.backends:
-        ratios["hf"] = compare("hf", sys.executable, args.tasks, args, base)
-    missing = "not asked for" if "vllm" not in args.backends else f"no {venv}: scripts/setup_vllm_env.sh"
-    print(f"vllm: {ratios['vllm']:.1f}x" if "vllm" in ratios else f"vllm: not run ({missing})")
-    print(f"hf: {ratios['hf']:.1f}x" if "hf" in ratios else "hf: not run (not asked for)")
+    python = sys.executable
+    if args.backend == "vllm":
+        venv = Path(os.environ.get("INHERENT_LIMITS_VLLM_VENV", REPO / ".venv-vllm"))
+        if not (venv / "bin" / "python").is_file():
+            raise SystemExit(f"error: no vLLM environment at {venv}: run scripts/setup_vllm_env.sh "
+                             "or set INHERENT_LIMITS_VLLM_VENV")
+        python = str(venv / "bin" / "python")
+    roots = {mode: base / f"{args.backend}-{mode}" for mode in modes}
+    log = base / f"{args.backend}.log"
+    log.unlink(missing_ok=True)
+
+    def fresh(mode: str) -> None:
+        shutil.rmtree(roots[mode], ignore_errors=True)
+        shutil.copytree(base / "prepared", roots[mode])
+
+    warm = "import vllm" if args.backend == "vllm" else "import torch, transformers, peft"
+    subprocess.run([python, "-c", warm], check=True)  # untimed: the first round does not pay cold file caches
+    runs = {mode: (lambda m=mode: run_all(python, mode_calls(m, args.tasks, args, roots[m]), log)) for mode in modes}
+    _, times = interleaved(runs, args.repeats, setup=fresh)
+    got = {mode: responses(roots[mode]) for mode in modes}
+    expected = len(args.tasks) * len(DEMO_CONDITIONS)
+    for mode in modes:
+        differ = sorted(k for k in set(got[mode]) | set(got["study"]) if got[mode].get(k) != got["study"].get(k))
+        if len(got[mode]) != expected or differ:
+            raise SystemExit(f"error: {args.backend}: {mode} and study responses differ for {differ}; see {log}")
+    print(f"{args.backend}: {len(args.tasks)} tasks x {len(DEMO_CONDITIONS)} conditions, --num_test {args.num_test}, "
+          f"{threads} thread(s) per process, {args.repeats} interleaved round(s); {expected} response files "
+          f"identical in {', '.join(modes)}")
+    for mode in modes:
+        print(f"{mode:12} {len(mode_calls(mode, args.tasks, args, roots[mode])):3} process(es)  {spread(times[mode])}")
+    for mode in reversed(modes[1:]):
+        print(f"study engine over {mode}: {ratio(times[mode], times['study'])}")
 
 
 if __name__ == "__main__":

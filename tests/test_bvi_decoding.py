@@ -51,13 +51,32 @@ def test_branch_margins_are_those_of_a_manual_forward_pass(tiny):
         assert len(branch.margins) == len(branch.token_ids) > 1
 
 
-def test_batched_branches_equal_one_generate_call_per_branch(tiny):
+def test_kv_cache_branches_equal_batched_rows_and_one_call_per_branch(tiny):
     _, _, decoder, prompt = tiny
-    batched = decoder.cot_branches(prompt, 5, 20)
-    single = decoder.cot_branches(prompt, 5, 20, batched=False)
-    assert [b.token_ids for b in batched] == [s.token_ids for s in single]
-    for b, s in zip(batched, single):
-        assert b.margins == pytest.approx(s.margins, abs=1e-5)
+    cached = decoder.cot_branches(prompt, 5, 20)
+    for mode in ("rows", "calls"):
+        other = decoder.cot_branches(prompt, 5, 20, mode=mode)
+        assert [b.token_ids for b in cached] == [o.token_ids for o in other], mode
+        for b, o in zip(cached, other):
+            assert b.margins == pytest.approx(o.margins, abs=1e-5), mode
+
+
+def test_prompts_batched_across_items_equal_each_prompt_alone(tiny):
+    """Prompts of different lengths (left padding) and length limits in one call: every prompt gets
+    what it gets alone, for CoT (branches and margins) and greedy decoding."""
+    _, tokenizer, decoder, prompt = tiny
+    prompts = [prompt, tokenizer("Question: 12 + 30?\nAnswer:")["input_ids"], prompt[:9]]
+    assert len({len(p) for p in prompts}) == 3
+    limits = (18, 6, 11)
+    cot = decoder.decode_many(prompts, [DecodeSettings("cot", k=4, max_new_tokens=n) for n in limits])
+    greedy = decoder.decode_many(prompts, [DecodeSettings("greedy", max_new_tokens=n) for n in limits])
+    for p, n, branches, (alone,) in zip(prompts, limits, cot, greedy):
+        single = decoder.cot_branches(p, 4, n, mode="calls")
+        assert [b.token_ids for b in branches] == [s.token_ids for s in single]
+        assert [b.first_token for b in branches] == [s.first_token for s in single]
+        for b, s in zip(branches, single):
+            assert b.margins == pytest.approx(s.margins, abs=1e-5)
+        assert alone.token_ids == single[0].token_ids and len(alone.token_ids) <= n
 
 
 def test_greedy_is_the_top_token_branch_and_sampling_is_seeded(tiny):

@@ -1,8 +1,9 @@
 """Decoding for the base-vs-instruct study on HF transformers and vLLM: CoT decoding, sampling, greedy.
 
 CoT decoding (Wang & Zhou 2024): one forward pass over the prompt gives the top-K first tokens;
-each branch (prompt ids + its first token) is continued greedily. All K branches are one batch of
-K rows of equal length (no padding) in one generate call. For every generated token the margin
+each branch (prompt ids + its first token) is continued greedily. On HF the prompt pass's KV cache
+is repeated for the K branches, which continue in one generate call (the prompts of a call are
+batched, left-padded); on vLLM prefix caching shares the prompt. For every generated token the margin
 p(top-1) - p(top-2) of the raw next-token distribution is kept; a branch's confidence is the mean
 margin over the tokens of its answer span, located through the character offsets of the generated
 ids themselves (`token_span`), never by re-encoding the answer string.
@@ -108,91 +109,167 @@ def cut_at_eos(ids: Sequence[int], eos: set[int]) -> list[int]:
     return out
 
 
+COT_MODES = ("cache", "rows", "calls")
+
+
 class HFDecoder:
-    """CoT decoding, sampling and greedy decoding with a transformers model (one prompt at a time)."""
+    """CoT decoding, sampling and greedy decoding with a transformers model.
+
+    Greedy and CoT decoding batch the prompts of a call (left padding, attention mask); sampling
+    runs one prompt at a time, so each item keeps its own seed. CoT decoding runs each prompt once:
+    its KV cache is repeated for the K branches, which continue from the first token alone.
+    """
 
     def __init__(self, model, tokenizer):
         self.model, self.tokenizer = model, tokenizer
         self.eos = eos_ids(model.generation_config, tokenizer)
         self.context = getattr(model.config, "max_position_embeddings", None) or 1 << 30
+        self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos)
 
     def _config(self, max_new_tokens: int, sample: Optional[DecodeSettings] = None):
         """Explicit settings: values the model's generation_config may set (top_k, penalties) are neutral."""
         from transformers import GenerationConfig
 
         neutral = dict(repetition_penalty=1.0, no_repeat_ngram_size=0, num_beams=1,
-                       pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos),
-                       max_new_tokens=max_new_tokens)
+                       pad_token_id=self.pad, eos_token_id=sorted(self.eos), max_new_tokens=max_new_tokens)
         if sample is None:
             return GenerationConfig(do_sample=False, **neutral)
         return GenerationConfig(do_sample=True, temperature=sample.temperature, top_k=0, top_p=1.0,
                                 typical_p=1.0, num_return_sequences=sample.n, **neutral)
 
-    def _samples(self, rows, prefix: int) -> list[Sample]:
-        out = []
-        for i, row in enumerate(rows.tolist()):
-            ids = cut_at_eos(row[prefix:], self.eos)
-            out.append(Sample(i, ids, decode_text(self.tokenizer, ids)))
-        return out
+    def _padded(self, prompts: list[list[int]]):
+        """Left-padded input ids and attention mask of the prompts, on the model's device."""
+        import torch
+
+        width = max(len(p) for p in prompts)
+        ids = torch.tensor([[self.pad] * (width - len(p)) + list(p) for p in prompts], device=self.model.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.model.device)
+        return ids, mask
+
+    def _generate(self, ids, mask, max_new_tokens: int, recorder=None, cache=None):
+        import torch
+        from transformers import LogitsProcessorList
+
+        with torch.inference_mode():
+            return self.model.generate(input_ids=ids, attention_mask=mask, **self._cache_arg(cache),
+                                       generation_config=self._config(max_new_tokens),
+                                       logits_processor=LogitsProcessorList([recorder] if recorder else []))
+
+    def _cache_arg(self, cache) -> dict:
+        """The KV cache argument under this transformers version's name (`cache` from 5.2x, before
+        that `past_key_values`)."""
+        import inspect
+
+        if cache is None:
+            return {}
+        model = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model  # peft
+        name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        return {name: cache}
 
     def decode(self, prompt_ids: list[int], settings: DecodeSettings) -> list[Sample]:
         """The samples of one prompt under `settings`."""
-        if settings.decoding == "cot":
-            return self.cot_branches(prompt_ids, settings.k, settings.max_new_tokens)
+        return self.decode_many([prompt_ids], [settings])[0]
+
+    def decode_many(self, prompts: list[list[int]], settings: list[DecodeSettings]) -> list[list[Sample]]:
+        """The samples of each prompt: greedy prompts in one batch, CoT prompts in one batch per K,
+        sampled prompts one by one."""
+        out: list = [None] * len(prompts)
+        groups: dict = {}
+        for i, s in enumerate(settings):
+            if s.decoding == "sample":
+                out[i] = self._sample(prompts[i], s)
+            else:
+                groups.setdefault((s.decoding, s.k), []).append(i)
+        for (decoding, k), indices in groups.items():
+            chosen, limits = [prompts[i] for i in indices], [settings[i].max_new_tokens for i in indices]
+            done = self._cot(chosen, k, limits) if decoding == "cot" else self._greedy(chosen, limits)
+            for i, samples in zip(indices, done):
+                out[i] = samples
+        return out
+
+    def _sample(self, prompt_ids: list[int], settings: DecodeSettings) -> list[Sample]:
         import torch
         from transformers import set_seed
 
         ids = torch.tensor([prompt_ids], device=self.model.device)
-        config = self._config(settings.max_new_tokens, settings if settings.decoding == "sample" else None)
         set_seed(settings.seed)
         with torch.inference_mode():
-            out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config)
-        return self._samples(out, len(prompt_ids))
+            out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                      generation_config=self._config(settings.max_new_tokens, settings))
+        return [self._sample_of(i, row[len(prompt_ids):]) for i, row in enumerate(out.tolist())]
 
-    def decode_many(self, prompts: list[list[int]], settings: list[DecodeSettings]) -> list[list[Sample]]:
-        """The samples of each prompt, one prompt at a time."""
-        return [self.decode(p, s) for p, s in zip(prompts, settings)]
+    def _sample_of(self, index: int, row: list[int]) -> Sample:
+        ids = cut_at_eos(row, self.eos)
+        return Sample(index, ids, decode_text(self.tokenizer, ids))
 
-    def first_tokens(self, prompt_ids: list[int], k: int):
-        """The top-k next tokens (most probable first) and the top-1 minus top-2 margin of that step."""
-        import torch
+    def _greedy(self, prompts: list[list[int]], limits: list[int]) -> list[list[Sample]]:
+        """One greedy continuation per prompt, in one batch (each cut to its own length limit)."""
+        ids, mask = self._padded(prompts)
+        out = self._generate(ids, mask, max(limits))[:, ids.shape[1]:].tolist()
+        return [[self._sample_of(0, row[:limit])] for row, limit in zip(out, limits)]
 
-        with torch.inference_mode():
-            logits = self.model(input_ids=torch.tensor([prompt_ids], device=self.model.device)).logits[0, -1]
-        probs = torch.softmax(logits.float(), dim=-1)
-        top = probs.topk(max(k, 2))
-        return top.indices[:k].tolist(), float(top.values[0] - top.values[1])
-
-    def cot_branches(self, prompt_ids: list[int], k: int, max_new_tokens: int, batched: bool = True) -> list[Sample]:
+    def cot_branches(self, prompt_ids: list[int], k: int, max_new_tokens: int, mode: str = "cache") -> list[Sample]:
         """K branches, branch i starting with the i-th most probable first token, each continued greedily.
 
-        batched=False runs one generate call per branch (as optillm does); only for comparison.
+        mode "cache" (the study's): one prompt pass, its KV cache shared by the K branches; "rows":
+        the K rows prompt + first token in one generate call; "calls": one generate call per branch
+        (as optillm). The last two re-run the prompt per branch; they are kept for comparison.
         """
-        import torch
-        from transformers import LogitsProcessorList
-
-        first, first_margin = self.first_tokens(prompt_ids, k)
-        rows = [prompt_ids + [token] for token in first]
-        groups = [rows] if batched else [[row] for row in rows]
-        samples, margins = [], []
-        for group in groups:
+        if mode not in COT_MODES:
+            raise ValueError(f"unknown CoT mode {mode!r}")
+        if mode == "cache":
+            return self._cot([prompt_ids], k, [max_new_tokens])[0]
+        first, first_margins = self._first_tokens([prompt_ids], k)
+        rows = [prompt_ids + [token] for token in first[0]]
+        continued = []
+        for group in ([rows] if mode == "rows" else [[row] for row in rows]):
             recorder = TopTwoMargins()
-            ids = torch.tensor(group, device=self.model.device)
-            if max_new_tokens > 1:
-                with torch.inference_mode():
-                    out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
-                                              generation_config=self._config(max_new_tokens - 1),
-                                              logits_processor=LogitsProcessorList([recorder]))
-            else:
-                out = ids
-            steps = torch.stack(recorder.steps, dim=1).tolist() if recorder.steps else [[] for _ in group]
-            for row, step in zip(out.tolist(), steps):
-                margins.append(step)
-                samples.append(row[len(prompt_ids):])
+            ids, mask = self._padded(group)
+            out = self._generate(ids, mask, max_new_tokens - 1, recorder) if max_new_tokens > 1 else ids
+            continued += list(zip(out[:, len(prompt_ids):].tolist(), recorder.rows(len(group))))
+        return self._branches(continued, first_margins[0], max_new_tokens)
+
+    def _first_tokens(self, prompts: list[list[int]], k: int, cache=None):
+        """The top-k next tokens of each prompt (most probable first) and its top-1 minus top-2 margin;
+        with `cache`, the prompts' keys and values are kept in it."""
+        import torch
+
+        ids, mask = self._padded(prompts)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                use_cache=cache is not None, **self._cache_arg(cache)).logits[:, -1]
+        top = torch.softmax(logits.float(), dim=-1).topk(max(k, 2))
+        return top.indices[:, :k].tolist(), (top.values[:, 0] - top.values[:, 1]).tolist()
+
+    def _cot(self, prompts: list[list[int]], k: int, limits: list[int]) -> list[list[Sample]]:
+        """CoT branches of several prompts: one padded pass over the prompts fills a KV cache, repeated
+        K times; the P x K branches then continue from their first token in one generate call."""
+        import torch
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        first, first_margins = self._first_tokens(prompts, k, cache)
+        ids, mask = self._padded(prompts)
+        longest = max(limits)
+        tokens = torch.tensor([t for row in first for t in row], device=ids.device).unsqueeze(1)
+        rows = torch.cat([ids.repeat_interleave(k, 0), tokens], 1)
+        recorder = TopTwoMargins()
+        if longest > 1:
+            cache.batch_repeat_interleave(k)
+            rows_mask = torch.cat([mask.repeat_interleave(k, 0), torch.ones_like(tokens)], 1)
+            rows = self._generate(rows, rows_mask, longest - 1, recorder, cache)
+        continued = list(zip(rows[:, ids.shape[1]:].tolist(), recorder.rows(len(rows))))
+        return [self._branches(continued[p * k:(p + 1) * k], first_margins[p], limit)
+                for p, limit in enumerate(limits)]
+
+    def _branches(self, continued: list, first_margin: float, limit: int) -> list[Sample]:
+        """Samples of (generated ids from the first token on, margins of the later steps) pairs."""
         out = []
-        for i, (row, step) in enumerate(zip(samples, margins)):
+        for i, (row, steps) in enumerate(continued):
+            row = row[:limit]
             ids = [] if row[0] in self.eos else cut_at_eos(row, self.eos)
-            out.append(Sample(i, ids, decode_text(self.tokenizer, ids), ([first_margin] + step)[:len(ids)], row[0]))
+            out.append(Sample(i, ids, decode_text(self.tokenizer, ids), ([first_margin] + steps)[:len(ids)], row[0]))
         return out
 
 
@@ -212,6 +289,12 @@ class TopTwoMargins:
         top = torch.softmax(scores.float(), dim=-1).topk(2, dim=-1).values
         self.steps.append((top[:, 0] - top[:, 1]).cpu())
         return scores
+
+    def rows(self, count: int) -> list[list[float]]:
+        """The recorded margins per row (empty lists when nothing was generated)."""
+        import torch
+
+        return torch.stack(self.steps, dim=1).tolist() if self.steps else [[] for _ in range(count)]
 
 
 class VLLMDecoder:

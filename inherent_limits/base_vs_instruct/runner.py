@@ -47,6 +47,7 @@ from inherent_limits.models.loading import has_tokenizer, load_model, load_token
 SUMMARY_LOG = "base_vs_instruct_logs.csv"
 DEFAULT_PASS_K = (1, 5, 10, 20)
 VLLM_ITEMS_PER_CALL = 64  # vLLM: the prompts of this many items go to the engine together
+HF_ITEMS_PER_CALL = 8     # HF: greedy and CoT prompts of this many items are decoded in one batch
 SUMMARY_COLUMNS = ("job_id", "seed", "pair", "model", "model_kind", "dataset", "dataset_version", "data_source",
                    "items_available", "prompting", "n_shots", "decoding", "decoding_settings", "grader", "n_items",
                    "n")
@@ -406,7 +407,7 @@ def run_study(req: StudyRequest) -> dict:
     prompts_done = logged_prompts(prompts_path)
     decoders = Decoders(req, sides)
     written = 0
-    chunk = VLLM_ITEMS_PER_CALL if req.backend == "vllm" else 1
+    chunk = VLLM_ITEMS_PER_CALL if req.backend == "vllm" else HF_ITEMS_PER_CALL
     pending = []  # (item, first cells of its rows, missing sample indices, prompt ids, settings)
     for index, (side, dataset, prompting, item, base_row, ids) in enumerate(
             _progress(planned, "generating", req.progress)):

@@ -186,8 +186,11 @@ class VLLMEngine:
         return VLLMBackend(self, adapter, max_new_tokens)
 
     def close(self) -> None:
-        """Stop the engine's processes now (otherwise at interpreter exit) and free its memory."""
-        self.llm.llm_engine.engine_core.shutdown()
+        """Stop the engine's processes now (otherwise at interpreter exit) and free its memory.
+
+        No grace period: vLLM's worker process ignores the shutdown signal, so vLLM's default
+        close waits 5 s and then kills it anyway; the engine holds nothing that needs saving."""
+        self.llm.llm_engine.engine_core.shutdown(timeout=0)
 
 
 class VLLMBackend:
@@ -210,24 +213,31 @@ class VLLMBackend:
         need = [(i, len(ids) + self.max_new_tokens) for i, ids in enumerate(encoded)]
         return [(i, n) for i, n in need if n > self.engine.max_model_len]
 
-    def outputs(self, prompts: Sequence[str], logprobs: Optional[int] = None) -> Iterator[tuple[int, object]]:
-        """(index, vLLM CompletionOutput) per prompt, chunk by chunk; `logprobs`: top-k logprobs per token."""
+    def outputs(self, prompts: Sequence[str], logprobs: Optional[int] = None,
+                names: Optional[Sequence[int]] = None) -> Iterator[tuple[int, object]]:
+        """(index, vLLM CompletionOutput) per prompt, chunk by chunk; `logprobs`: top-k logprobs per token.
+
+        Each prompt is tokenized once; prompts that do not fit the context are refused before any
+        is generated, named by `names` (default: their positions)."""
         encoded = self.encode(prompts)
         too_long = self.too_long(encoded)
         if too_long:
-            raise UserError(prompt_length_error([i for i, _ in too_long], max(n for _, n in too_long),
-                                                self.engine.max_model_len, self.max_new_tokens, len(encoded)))
+            shown = [names[i] if names is not None else i for i, _ in too_long]
+            raise UserError(prompt_length_error(shown, max(n for _, n in too_long), self.engine.max_model_len,
+                                                self.max_new_tokens, len(encoded)))
         params = self.engine_params(logprobs)
         for start in range(0, len(encoded), VLLM_CHUNK):
             chunk = [{"prompt_token_ids": ids} for ids in encoded[start:start + VLLM_CHUNK]]
             results = self.engine.llm.generate(chunk, params, use_tqdm=False, lora_request=self.lora)
             yield from ((start + i, out.outputs[0]) for i, out in enumerate(results))
 
-    def generate_batches(self, prompts: Sequence[str], progress: bool = True) -> Iterator[list[tuple[int, str]]]:
-        """Yield outputs in chunks of VLLM_CHUNK prompts (vLLM schedules each chunk itself)."""
+    def generate_batches(self, prompts: Sequence[str], progress: bool = True,
+                         names: Optional[Sequence[int]] = None) -> Iterator[list[tuple[int, str]]]:
+        """Yield outputs in chunks of VLLM_CHUNK prompts (vLLM schedules each chunk itself);
+        `names`: how errors name the prompts (default: their positions)."""
         batch: list[tuple[int, str]] = []
         with tqdm(total=len(prompts), desc="generating", unit="prompt", disable=not progress) as bar:
-            for index, out in self.outputs(prompts):
+            for index, out in self.outputs(prompts, names=names):
                 batch.append((index, self.decode(out.token_ids)))
                 if len(batch) == VLLM_CHUNK or index == len(prompts) - 1:
                     bar.update(len(batch))

@@ -243,26 +243,15 @@ def build_backend(req: EvalRequest, base_model: str, adapter: Optional[Path]):
                         load_in_4bit=req.load_in_4bit, dtype=req.dtype, vllm_settings=vllm_settings(req))
 
 
-def _check_lengths(backend, items: list[TestItem], todo: list[int]) -> None:
-    """vLLM: refuse prompts that do not fit the engine's context, naming the items (never cut them)."""
-    if not hasattr(backend, "too_long"):
-        return
-    from inherent_limits.evaluation.generation import prompt_length_error
-    too_long = backend.too_long(backend.encode([items[i].text for i in todo]))
-    if too_long:
-        raise UserError(prompt_length_error([todo[j] for j, _ in too_long], max(n for _, n in too_long),
-                                            backend.engine.max_model_len, backend.max_new_tokens, len(items)))
-
-
 def _generate(req: EvalRequest, base_model: str, adapter: Optional[Path], items: list[TestItem],
               progress: Progress, backend=None) -> list[str]:
     todo = [i for i in range(len(items)) if i not in progress.done]
     if todo:
         crash_point("eval_generate")
         backend = backend or build_backend(req, base_model, adapter)
-        _check_lengths(backend, items, todo)
         prompts = [items[i].text for i in todo]
-        for batch in backend.generate_batches(prompts):
+        named = {"names": todo} if req.backend == "vllm" else {}  # vLLM refuses prompts too long, by item
+        for batch in backend.generate_batches(prompts, **named):
             progress.add((todo[j], text) for j, text in batch)
     return [progress.done[i] for i in range(len(items))]
 
@@ -485,9 +474,41 @@ class CallProgress:
         self.path.unlink(missing_ok=True)
 
 
+def share_key(key: tuple) -> tuple:
+    """What requests sharing one model load have in common: on vLLM one engine per base model and
+    settings serves the base model and every adapter; on HF a model is loaded per adapter."""
+    backend, base_model, *_, settings = key
+    return (backend, base_model, settings) if backend == "vllm" else key
+
+
+def run_order(reqs: list[EvalRequest], keys: list[tuple]) -> list[int]:
+    """The order run_many runs requests in: those sharing a model load together, in order of first
+    appearance; SampleGen direct evaluations first (the SampleGen pipeline reads their responses)."""
+    first: dict = {}
+    for i, key in enumerate(keys):
+        first.setdefault(share_key(key), i)
+        first.setdefault(key, i)
+    direct = {share_key(k) for r, k in zip(reqs, keys) if r.condition == "samplegen_direct"}
+
+    def rank(i: int) -> tuple:
+        shared = share_key(keys[i])
+        return shared not in direct, first[shared], reqs[i].condition != "samplegen_direct", first[keys[i]]
+    return sorted(range(len(reqs)), key=rank)
+
+
+def build_shared(req: EvalRequest, key: tuple, adapters: list[Path]):
+    """The model load of a share_key: a VLLMEngine serving `adapters` (vLLM) or an HF backend."""
+    if req.backend != "vllm":
+        return build_backend(req, key[1], Path(key[2]) if key[5] else None)
+    from inherent_limits.evaluation.generation import VLLMEngine
+    from inherent_limits.models.loading import resolve_model_name
+    return VLLMEngine(resolve_model_name(key[1]), adapters, vllm_settings(req))
+
+
 def run_many(reqs: list[EvalRequest], report=print) -> list[Optional[dict]]:
-    """Run requests in order, one backend per run of consecutive requests that share a model,
-    adapter and settings; each gets its own response file and log rows, as run alone.
+    """Run requests with one model load per share_key: on vLLM one engine per base model serves the
+    base model and all the call's adapters (base and adapter prompts in separate generate calls).
+    Each request gets its own response file and log rows, as run alone; rows come in request order.
 
     A rerun of an interrupted call skips the requests it finished (their row is None) and
     resumes the interrupted one from its partial responses.
@@ -501,30 +522,39 @@ def run_many(reqs: list[EvalRequest], report=print) -> list[Optional[dict]]:
     for req in reqs:                                 # and missing test sets
         if get_task(req.task).template_family is not None:
             check_test_set(req.root, req.task, req.condition, req.test_prompt_format, req.unified)
+    adapters: dict = {}
+    for key in keys:
+        if key[5]:
+            adapters.setdefault(share_key(key), {})[Path(key[2])] = None
     call = CallProgress(reqs[0].root, reqs)
+    written_here = {(r.run_name, r.task) for r in reqs if r.condition == "samplegen_direct"}
     for index, req in enumerate(reqs):               # test sets, gold examples, SampleGen responses too
-        if not call.done.get(call.keys[index]):
-            load_items(req, get_task(req.task))
-    rows: list[Optional[dict]] = []
-    backend, built_for = None, None
-    for index, (req, key) in enumerate(zip(reqs, keys)):
+        if call.done.get(call.keys[index]):
+            continue
+        if req.condition == "samplegen_pipeline" and (req.samplegen_model, req.task) in written_here:
+            continue                                 # its examples are this call's samplegen_direct responses
+        load_items(req, get_task(req.task))
+    rows: list[Optional[dict]] = [None] * len(reqs)
+    loaded, loaded_for = None, None
+    for index in run_order(reqs, keys):
+        req, key = reqs[index], keys[index]
         finished = call.done.get(call.keys[index])
         if finished:
             report(f"{req.condition} on {req.task}: done by the interrupted call (eval {finished}), skipped")
-            rows.append(None)
             continue
-        if key != built_for:
-            _close(backend)                          # free the previous model before loading the next
-            adapter = Path(key[2]) if key[5] else None
-            backend, built_for = build_backend(req, key[1], adapter), key
+        if share_key(key) != loaded_for:
+            _close(loaded)                           # free the previous model before loading the next
+            loaded_for = share_key(key)
+            loaded = build_shared(req, key, list(adapters.get(loaded_for, ())))
+        backend = loaded.backend(Path(key[2]) if key[5] else None, req.max_new_tokens) \
+            if req.backend == "vllm" else loaded
         report(f"{req.condition} on {req.task} ({req.backend})")
-        rows.append(run_evaluation(req, backend=backend, on_logged=lambda name, i=index: call.mark(i, name)))
-    _close(backend)
+        rows[index] = run_evaluation(req, backend=backend, on_logged=lambda name, i=index: call.mark(i, name))
+    _close(loaded)
     call.remove()
     return rows
 
 
-def _close(backend) -> None:
-    engine = getattr(backend, "engine", None)
-    if engine is not None:
-        engine.close()
+def _close(loaded) -> None:
+    if hasattr(loaded, "close"):                     # a VLLMEngine
+        loaded.close()
