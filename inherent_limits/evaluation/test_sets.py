@@ -122,9 +122,11 @@ def check_test_set(root: Path, task: str, condition: str, fmt: Optional[str], un
     """A UserError, with the command that builds it, when a condition's saved test set is missing."""
     if condition == "samplegen_pipeline":
         return  # it reads the SampleGen responses, written earlier in the same call or job
-    if not test_set_dir(root, task, condition, fmt, unified).is_dir():
+    path = test_set_dir(root, task, condition, fmt, unified)
+    recover_with_parent(path)  # a kill during create_prompts.py --overwrite: completed first
+    if not path.is_dir():
         custom = condition in ("gold_pipeline", "samplegen_direct") or fmt == "mix_prompts"
-        raise UserError(f"{task}: no test set for {condition} at {test_set_dir(root, task, condition, fmt, unified)}"
+        raise UserError(f"{task}: no test set for {condition} at {path}"
                         f"; {build_hint(root, task, custom, gold=condition == 'gold_pipeline', unified=unified)}")
 
 
