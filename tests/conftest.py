@@ -33,7 +33,8 @@ def tiny_model(tmp_path_factory):
 
     $INHERENT_LIMITS_CACHE stays pointed at it, so CLIs run with `--model tiny` find it too.
     """
-    from inherent_limits.models.tiny import CACHE_ENV, ensure_tiny_model
+    from inherent_limits.models.offline import CACHE_ENV
+    from inherent_limits.models.tiny import ensure_tiny_model
     os.environ[CACHE_ENV] = str(tmp_path_factory.getbasetemp() / "inherent_limits_cache")
     return ensure_tiny_model()
 

@@ -33,6 +33,8 @@ from inherent_limits.core.conditions import BASE_CONDITIONS, CONDITIONS, TUNED_C
 from inherent_limits.core.errors import UserError
 from inherent_limits.data.registry import MIXTURE_SETUPS, get_task, group_of, mixture_tasks
 from inherent_limits.evaluation.metrics import primary_column
+from inherent_limits.evaluation.response_files import read_responses
+from inherent_limits.models.offline import stand_in_note
 
 STATISTICS = {"spearman": scipy.stats.spearmanr, "pearson": scipy.stats.pearsonr,
               "kendall": scipy.stats.kendalltau}
@@ -41,7 +43,7 @@ BERTSCORE_METRIC = "bertscore_accuracy"
 EDIT_METRIC = "-mean_edit"
 AXIS_UNIT = "score (BERTScore acc. / task metric)"
 SCORE_COLUMNS = ("base_model", "condition", "task", "cluster", "seen", "metric", "score", "std",
-                 "n_seeds", "n_evals")
+                 "n_seeds", "n_evals", "option_share", "unparsable_rate")
 CORRELATION_COLUMNS = ("group", "subset", "base_condition", "tuned_condition", "statistic", "r", "p",
                        "n", "reason")
 
@@ -270,6 +272,24 @@ def _seen(task: str, sets: Optional[list[set]]) -> str:
     return str(flags.pop()) if len(flags) == 1 else "unknown"
 
 
+def option_share(root: Path, response_file) -> Optional[float]:
+    """The share (%) of an eval's items with options whose processed answer is exactly one of them;
+    None when the file is gone or no item has options."""
+    path = root / _text(response_file)
+    if not _text(response_file) or not path.is_file():
+        return None
+    rows = [r for r in read_responses(path) if r["options"]]
+    return 100.0 * sum(r["answer"] in r["options"] for r in rows) / len(rows) if rows else None
+
+
+def _number(value) -> Optional[float]:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
 def _sort_key(column: pd.Series) -> pd.Series:
     return column.map(CONDITIONS.index) if column.name == "condition" else column
 
@@ -300,9 +320,12 @@ def scores_by_task(logs: Logs, job_ids=None, models=None, seeds=None) -> pd.Data
             continue
         records.append({"base_model": row["base_model"], "condition": row["condition"],
                         "task": _text(row["test_task"]), "seed": _text(row.get("seed")), "metric": metric,
-                        "value": value, "format": _text(row.get("test_prompt_type"))})
+                        "value": value, "format": _text(row.get("test_prompt_type")),
+                        "option_share": option_share(logs.root, row.get("response_file")),
+                        "unparsable_rate": _number(row.get("unparsable_rate"))})
     notes.extend(f"skipped {n} eval row(s): {reason}" for reason, n in sorted(skipped.items()))
-    frame = pd.DataFrame(records, columns=["base_model", "condition", "task", "seed", "metric", "value", "format"])
+    frame = pd.DataFrame(records, columns=["base_model", "condition", "task", "seed", "metric", "value", "format",
+                                           "option_share", "unparsable_rate"])
     cells = []
     for (model, condition, task), cell in frame.groupby(["base_model", "condition", "task"], sort=False):
         if cell["metric"].nunique() > 1:  # some evals of the cell lack a BERTScore row: keep one metric
@@ -316,7 +339,9 @@ def scores_by_task(logs: Logs, job_ids=None, models=None, seeds=None) -> pd.Data
         cells.append({"base_model": model, "condition": condition, "task": task, "cluster": group_of(task),
                       "metric": cell["metric"].iloc[0], "score": float(per_seed.mean()),
                       "std": float(per_seed.std(ddof=1)) if len(per_seed) > 1 else None,
-                      "n_seeds": len(per_seed), "n_evals": len(cell)})
+                      "n_seeds": len(per_seed), "n_evals": len(cell),
+                      "option_share": cell["option_share"].astype(float).mean(),
+                      "unparsable_rate": cell["unparsable_rate"].astype(float).mean()})
     seen = _seen_sets(rows, logs.train, notes)
     scores = pd.DataFrame(cells, columns=[c for c in SCORE_COLUMNS if c != "seen"])
     scores.insert(4, "seen", [_seen(t, seen.get(m)) for m, t in zip(scores["base_model"], scores["task"])])
@@ -499,6 +524,28 @@ def _score_tables(scores: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _share(value) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.0f}%"
+
+
+def _format_tables(scores: pd.DataFrame) -> list[str]:
+    """Per model: option share and unparsable rate per condition and task, and their means."""
+    lines = []
+    for model, mine in scores.groupby("base_model", sort=True):
+        conditions = [c for c in CONDITIONS if c in set(mine["condition"])]
+        lines += ["", f"### {model}", ""]
+        body = []
+        for task, cells in mine.groupby("task", sort=True):
+            by = {r["condition"]: r for r in cells.to_dict("records")}
+            body.append([task] + [f"{_share(by[c]['option_share'])} / {_share(by[c]['unparsable_rate'])}"
+                                  if c in by else "–" for c in conditions])
+        means = [mine[mine["condition"] == c][["option_share", "unparsable_rate"]].astype(float).mean()
+                 for c in conditions]
+        body.append(["**mean**"] + [f"{_share(m['option_share'])} / {_share(m['unparsable_rate'])}" for m in means])
+        lines += _markdown(["task", *conditions], body)
+    return lines
+
+
 def render_report(logs: Logs, scores: pd.DataFrame, table: pd.DataFrame, plots: Sequence[Path],
                   filters: dict) -> str:
     """report.md: inputs, score table, main correlations, notes, plot links."""
@@ -517,6 +564,12 @@ def render_report(logs: Logs, scores: pd.DataFrame, table: pd.DataFrame, plots: 
               "Mean ± sample standard deviation over seeds (number of seeds); the full table is "
               "[scores_by_task.csv](scores_by_task.csv)."]
     lines += _score_tables(scores)
+    lines += ["", "## Answer format by condition", "",
+              "Option share / unparsable rate: the share of items with options whose processed answer is "
+              "exactly one of the item's options (– for tasks without options), and the share the answer "
+              "rules could not read. A base model's first line still counts as parsed when it is no option, "
+              "so only the option share shows whether a model answers in the task's format."]
+    lines += _format_tables(scores)
     main = table[table["subset"] == "all"]
     order = {g: i for i, g in enumerate([*sorted(set(scores["base_model"])), "pooled"])}
     main = main.sort_values("group", key=lambda g: g.map(order), kind="stable")
@@ -532,6 +585,7 @@ def render_report(logs: Logs, scores: pd.DataFrame, table: pd.DataFrame, plots: 
     lines += _markdown(["group", "base condition", "tuned condition", "Spearman r (p)", "Pearson r (p)",
                         "Kendall tau (p)", "n", "note"], body)
     lines += ["", "## Notes", ""]
+    lines += [f"- {note}" for note in filter(None, map(stand_in_note, sorted(set(scores["base_model"]))))]
     metrics = scores.groupby("metric")["task"].agg(lambda t: ", ".join(sorted(set(t))))
     for metric, tasks in metrics.items():
         extra = (" (BERTScore accuracy, priority where the task allows it)" if metric == BERTSCORE_METRIC else
