@@ -84,6 +84,7 @@ class DemoSettings:
     """Stages 3-7 at a size that fits a few minutes on 2 CPU cores."""
     train: dict
     evaluate: dict
+    new_tokens: dict  # condition -> max new tokens (a SampleGen model writes its examples first)
     study: dict       # stage 7 (base vs instruct)
 
 
@@ -91,13 +92,16 @@ class DemoSettings:
 TINY_SETTINGS = DemoSettings(
     train=dict(num_train=96, batch_size=4, num_epochs=3, learning_rate=1e-2, max_length=768,
                gradient_checkpointing=False),
-    evaluate=dict(num_test=8, batch_size=8, max_new_tokens=24, bertscore_model="bundled"),
+    evaluate=dict(num_test=8, batch_size=8, bertscore_model="bundled"),
+    new_tokens={condition: 24 for condition, _ in DEMO_CONDITIONS},
     study=dict(num_items=2, n_shots=2, cot_k=4, num_samples=4, max_new_tokens=48))
 # A real model: enough steps that the tuned models answer in the trained format and stop.
 REAL_SETTINGS = DemoSettings(
     train=dict(num_train=64, batch_size=4, num_epochs=1, learning_rate=1e-3, max_length=768,
                gradient_checkpointing=False),
-    evaluate=dict(num_test=8, batch_size=8, max_new_tokens=32, bertscore_model="bundled"),
+    evaluate=dict(num_test=8, batch_size=8, bertscore_model="bundled"),
+    new_tokens=dict(base_zero_shot=24, gold_pipeline=24, flan_direct=32, samplegen_direct=192,
+                    samplegen_pipeline=24),
     study=dict(num_items=2, n_shots=2, cot_k=4, num_samples=4, max_new_tokens=96))
 
 
@@ -121,7 +125,8 @@ def train_and_evaluate(root: Path, model: str, data_dir: str, manual_dir: str, j
                           model=model if run == "base" else None,
                           test_prompt_format="mix_prompts" if condition == "samplegen_direct" else "flan_prompts",
                           samplegen_model="demo_samplegen" if condition in ("gold_pipeline", "samplegen_pipeline")
-                          else None, data_dir=data_dir, manual_dir=manual_dir, **settings.evaluate)
+                          else None, data_dir=data_dir, manual_dir=manual_dir,
+                          max_new_tokens=settings.new_tokens[condition], **settings.evaluate)
               for task, condition, run in pairs], report=lambda line: print(f"  {line}"))
 
 
@@ -132,7 +137,6 @@ def base_vs_instruct(root: Path, model: str, job: str) -> dict:
     otherwise the instruct side is the model's Regular-Prompt LoRA run, prompted with plain text.
     """
     from inherent_limits.base_vs_instruct.runner import StudyRequest, run_study
-    from inherent_limits.models.offline import OFFLINE_MODELS
     chat = model in OFFLINE_MODELS and OFFLINE_MODELS[model].kind == "instruct"
     instruct = dict(instruct=model) if chat else dict(instruct="demo_regular", no_chat_template=True)
     return run_study(StudyRequest(root=root, job=job, base=model, data_dir="bundled", progress=False,
