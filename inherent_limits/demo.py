@@ -97,7 +97,7 @@ TINY_SETTINGS = DemoSettings(
     study=dict(num_items=2, n_shots=2, cot_k=4, num_samples=4, max_new_tokens=48))
 # A real model: enough steps that the tuned models answer in the trained format and stop.
 REAL_SETTINGS = DemoSettings(
-    train=dict(num_train=64, batch_size=4, num_epochs=1, learning_rate=1e-3, max_length=768,
+    train=dict(num_train=48, batch_size=4, num_epochs=1, learning_rate=1e-3, max_length=768,
                gradient_checkpointing=False),
     evaluate=dict(num_test=8, batch_size=8, bertscore_model="bundled"),
     new_tokens=dict(base_zero_shot=24, gold_pipeline=24, flan_direct=32, samplegen_direct=192,
