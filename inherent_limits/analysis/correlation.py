@@ -509,7 +509,9 @@ def _cell(score: dict) -> str:
     return f"{score['score']:.2f}{spread} ({score['n_seeds']})"
 
 
-def _score_tables(scores: pd.DataFrame) -> list[str]:
+def _condition_tables(scores: pd.DataFrame, header: Sequence[str], lead, cell, footer=None) -> list[str]:
+    """One table per base model: a row per task (`lead(task, cells)`, then `cell(score)` per condition),
+    and `footer(scores of the model, conditions)` as a last row when given."""
     lines = []
     for model, mine in scores.groupby("base_model", sort=True):
         conditions = [c for c in CONDITIONS if c in set(mine["condition"])]
@@ -517,33 +519,35 @@ def _score_tables(scores: pd.DataFrame) -> list[str]:
         body = []
         for task, cells in mine.groupby("task", sort=True):
             by = {r["condition"]: r for r in cells.to_dict("records")}
-            metrics = ", ".join(sorted(set(cells["metric"])))
-            body.append([task, cells["cluster"].iloc[0], cells["seen"].iloc[0], metrics] + [
-                _cell(by[c]) if c in by else "–" for c in conditions])
-        lines += _markdown(["task", "cluster", "seen", "metric", *conditions], body)
+            body.append(lead(task, cells) + [cell(by[c]) if c in by else "–" for c in conditions])
+        if footer is not None:
+            body.append(footer(mine, conditions))
+        lines += _markdown([*header, *conditions], body)
     return lines
+
+
+def _score_tables(scores: pd.DataFrame) -> list[str]:
+    def lead(task, cells):
+        return [task, cells["cluster"].iloc[0], cells["seen"].iloc[0], ", ".join(sorted(set(cells["metric"])))]
+
+    return _condition_tables(scores, ["task", "cluster", "seen", "metric"], lead, _cell)
 
 
 def _share(value) -> str:
     return "–" if value is None or pd.isna(value) else f"{value:.0f}%"
 
 
+def _format_cell(score) -> str:
+    return f"{_share(score['option_share'])} / {_share(score['unparsable_rate'])}"
+
+
 def _format_tables(scores: pd.DataFrame) -> list[str]:
     """Per model: option share and unparsable rate per condition and task, and their means."""
-    lines = []
-    for model, mine in scores.groupby("base_model", sort=True):
-        conditions = [c for c in CONDITIONS if c in set(mine["condition"])]
-        lines += ["", f"### {model}", ""]
-        body = []
-        for task, cells in mine.groupby("task", sort=True):
-            by = {r["condition"]: r for r in cells.to_dict("records")}
-            body.append([task] + [f"{_share(by[c]['option_share'])} / {_share(by[c]['unparsable_rate'])}"
-                                  if c in by else "–" for c in conditions])
-        means = [mine[mine["condition"] == c][["option_share", "unparsable_rate"]].astype(float).mean()
-                 for c in conditions]
-        body.append(["**mean**"] + [f"{_share(m['option_share'])} / {_share(m['unparsable_rate'])}" for m in means])
-        lines += _markdown(["task", *conditions], body)
-    return lines
+    def means(mine, conditions):
+        return ["**mean**"] + [_format_cell(mine[mine["condition"] == c][["option_share", "unparsable_rate"]]
+                                            .astype(float).mean()) for c in conditions]
+
+    return _condition_tables(scores, ["task"], lambda task, cells: [task], _format_cell, means)
 
 
 def render_report(logs: Logs, scores: pd.DataFrame, table: pd.DataFrame, plots: Sequence[Path],

@@ -129,16 +129,22 @@ def convert_gguf(gguf: Path, out_dir: Path, info: dict) -> None:
         (Path(tmp) / "offline_model.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
 
-def _ensure(target: Path, build) -> Path:
-    """`target` once it holds a converted model; `build()` makes it, once, under a file lock."""
-    if (target / "offline_model.json").is_file():
+def build_once(target: Path, marker: str, message: str, build) -> Path:
+    """`target` once it holds `marker`; else `build()` makes it, printing `message`, under a file lock
+    (concurrent processes wait for one build)."""
+    if (target / marker).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
-        if not (target / "offline_model.json").is_file():
-            print(f"converting the GGUF into {target} (once, under a minute)", file=sys.stderr)
+        if not (target / marker).is_file():
+            print(message, file=sys.stderr)
             build()
     return target
+
+
+def _ensure(target: Path, build) -> Path:
+    return build_once(target, "offline_model.json", f"converting the GGUF into {target} (once, under a minute)",
+                      build)
 
 
 def ensure_named_model(name: str) -> Path:
