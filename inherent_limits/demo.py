@@ -95,14 +95,15 @@ TINY_SETTINGS = DemoSettings(
     evaluate=dict(num_test=8, batch_size=8, bertscore_model="bundled"),
     new_tokens={condition: 24 for condition, _ in DEMO_CONDITIONS},
     study=dict(num_items=2, n_shots=2, cot_k=4, num_samples=4, max_new_tokens=48))
-# A real model: enough steps that the tuned models answer in the trained format and stop.
+# A real model: enough steps that the tuned models answer in the trained format and stop; few items and
+# short generations, so that the whole demo stays within minutes on 2 CPU cores.
 REAL_SETTINGS = DemoSettings(
     train=dict(num_train=48, batch_size=4, num_epochs=1, learning_rate=1e-3, max_length=768,
                gradient_checkpointing=False),
-    evaluate=dict(num_test=8, batch_size=8, bertscore_model="bundled"),
-    new_tokens=dict(base_zero_shot=24, gold_pipeline=24, flan_direct=32, samplegen_direct=192,
+    evaluate=dict(num_test=6, batch_size=6, bertscore_model="bundled"),
+    new_tokens=dict(base_zero_shot=24, gold_pipeline=24, flan_direct=32, samplegen_direct=160,
                     samplegen_pipeline=24),
-    study=dict(num_items=2, n_shots=2, cot_k=4, num_samples=4, max_new_tokens=96))
+    study=dict(promptings=("few_shot",), num_items=2, n_shots=1, cot_k=3, num_samples=3, max_new_tokens=64))
 
 
 def demo_settings(model: str) -> DemoSettings:
