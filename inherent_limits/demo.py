@@ -98,7 +98,7 @@ TINY_SETTINGS = DemoSettings(
 # A real model: enough steps that the tuned models answer in the trained format and stop; few items and
 # short generations, so that the whole demo stays within minutes on 2 CPU cores.
 REAL_SETTINGS = DemoSettings(
-    train=dict(num_train=48, batch_size=4, num_epochs=1, learning_rate=1e-3, max_length=768,
+    train=dict(num_train=48, batch_size=4, num_epochs=1, learning_rate=5e-3, max_length=768,
                gradient_checkpointing=False),
     evaluate=dict(num_test=6, batch_size=6, bertscore_model="bundled"),
     new_tokens=dict(base_zero_shot=24, gold_pipeline=24, flan_direct=32, samplegen_direct=160,
