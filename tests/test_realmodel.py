@@ -151,7 +151,8 @@ def test_second_study_pass_at_k_is_computed_on_real_answers(tmp_path):
 
     result = run_study(StudyRequest(root=tmp_path, base=MODEL, instruct=MODEL, datasets=("gsm8k",),
                                     promptings=("few_shot",), data_dir="bundled", num_items=2, n_shots=2, cot_k=3,
-                                    num_samples=3, max_new_tokens=96, progress=False, job="real"))
+                                    num_samples=3, pass_k=(1, 3), max_new_tokens=96, progress=False,
+                                    job="real"))
     rows = read_samples(result["samples"])
     assert {r["model_kind"] for r in rows} == {"base", "instruct"}
     found = sum(bool(r["extracted"]) for r in rows)
