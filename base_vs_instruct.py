@@ -21,6 +21,7 @@ from pathlib import Path
 
 from inherent_limits.core.cli_args import add_bool
 from inherent_limits.core.errors import run_cli
+from inherent_limits.models.offline import model_help
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,10 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", default=None,
-                   help="base model: hub id, local path, 'tiny' or a run under saved_models/ (its base model); "
+                   help="base model: hub id, local path, a .gguf file, 'tiny', a named offline model "
+                        f"({model_help()}) or a run under saved_models/ (its base model); "
                         "default: the base of --instruct when that is a run")
     p.add_argument("--instruct", default=None,
-                   help="instruct model: hub id, local path, 'tiny' or a run under saved_models/ (base + adapter)")
+                   help="instruct model: hub id, local path, a .gguf file, 'tiny', a named offline model or a run "
+                        "under saved_models/ (base + adapter)")
     p.add_argument("--datasets", nargs="+", default=list(BENCHMARKS), metavar="NAME",
                    help=f"benchmarks (default: all of {', '.join(BENCHMARKS)})")
     p.add_argument("--prompting", nargs="+", default=list(PROMPTINGS), metavar="KIND",

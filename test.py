@@ -28,6 +28,7 @@ from inherent_limits.core.conditions import CONDITIONS as CONDITION_NAMES
 from inherent_limits.core.errors import UserError, close_names, run_cli
 from inherent_limits.evaluation.answers import MATCHING_MODES
 from inherent_limits.evaluation.generation import DTYPES
+from inherent_limits.models.offline import model_help
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--translation_type", default="", help="not supported (needs a translation API); "
                    "evaluate the pre-translated task social_iqa_translated instead")
     p.add_argument("--model", default=None,
-                   help="base model: hub id, local path or 'tiny' (default: the run's base model)")
+                   help="base model: hub id, local path, a .gguf file, 'tiny' or a named offline model "
+                        f"({model_help()}); default: the run's base model")
     p.add_argument("--model_path_idx", type=int, default=None, help="the reference's model index (see train.py)")
     p.add_argument("--model_size_idx", type=int, default=None, help="the reference's Llama-2 size index")
     p.add_argument("--num_test", type=int, default=None, help="test items, sampled with the seed (default: all)")

@@ -12,6 +12,7 @@ import sys
 
 from inherent_limits.core.cli_args import add_bool
 from inherent_limits.core.errors import run_cli
+from inherent_limits.models.offline import model_help
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts_type", type=int, default=None,
                    help="the reference's mixture index (0 mix_prompts_mixture, 1 flan_prompts_mixture, "
                         "2-6 variants, 7-20 setups 1-7 SampleGen/Regular); used when --dataset is not given")
-    p.add_argument("--model", default=None, help="base model: hub id, local path, or 'tiny' (the built-in test model)")
+    p.add_argument("--model", default=None, help="base model: hub id, local path, a .gguf file, 'tiny' (the built-in test model) "
+                        f"or a named offline model: {model_help()}")
     p.add_argument("--model_path_idx", type=int, default=None,
                    help="the reference's model index: 0 Mistral-7B-v0.1, 1 Llama-2 (size by --model_size_idx)")
     p.add_argument("--model_size_idx", type=int, default=None,

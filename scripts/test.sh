@@ -10,7 +10,8 @@ source scripts/setup_vllm_env.sh
 junit="$(mktemp --suffix=.xml)"
 trap 'rm -f "$junit"' EXIT
 status=0
-python -m pytest -q -m vllm tests/test_vllm.py tests/test_bvi_vllm.py tests/test_study_engine.py tests/test_gpu_check.py --junitxml "$junit" || status=$?
+python -m pytest -q -m vllm tests/test_vllm.py tests/test_bvi_vllm.py tests/test_study_engine.py tests/test_gpu_check.py \
+    tests/test_realmodel_vllm.py --junitxml "$junit" || status=$?
 python - "$junit" "$status" <<'PY'
 import sys
 import xml.etree.ElementTree as ET

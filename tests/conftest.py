@@ -28,13 +28,18 @@ def cli():
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    """The tiny Llama model's directory, built once per session (~25 s) in a session cache.
-
-    $INHERENT_LIMITS_CACHE stays pointed at it, so CLIs run with `--model tiny` find it too.
-    """
-    from inherent_limits.models.tiny import CACHE_ENV, ensure_tiny_model
+def model_cache(tmp_path_factory):
+    """A session cache for built and converted models; $INHERENT_LIMITS_CACHE stays pointed at it,
+    so CLIs run with `--model tiny` or a named offline model find them too."""
+    from inherent_limits.models.offline import CACHE_ENV
     os.environ[CACHE_ENV] = str(tmp_path_factory.getbasetemp() / "inherent_limits_cache")
+    return Path(os.environ[CACHE_ENV])
+
+
+@pytest.fixture(scope="session")
+def tiny_model(model_cache):
+    """The tiny Llama model's directory, built once per session (~25 s) in the session cache."""
+    from inherent_limits.models.tiny import ensure_tiny_model
     return ensure_tiny_model()
 
 

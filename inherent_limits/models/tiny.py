@@ -8,22 +8,19 @@ and both are saved as an ordinary model directory that Auto classes load.
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from pathlib import Path
 from typing import Iterator
 
 import torch
-from filelock import FileLock
 from tqdm import tqdm
 
 from inherent_limits.core.atomic_files import atomic_dir
 from inherent_limits.data.loading import BUNDLED_RAW
+from inherent_limits.models.offline import build_once, cache_root
 from inherent_limits.prompts.builder import DEFAULT_PROMPT_TEMPLATES
 
 VERSION = 3  # part of the cache path: bump it when the build changes (v3: base-vs-instruct rows)
-CACHE_ENV = "INHERENT_LIMITS_CACHE"
 VOCAB_SIZE = 2000
 SPECIAL_TOKENS = ("<s>", "</s>", "<unk>", "<pad>")  # ids 0..3: bos, eos, unk, pad
 BLOCK = 128          # pretraining sequence length
@@ -141,19 +138,12 @@ def build_tiny_model(out_dir: Path, seed: int = 0) -> Path:
 
 
 def tiny_model_dir() -> Path:
-    """Where the tiny model is cached: $INHERENT_LIMITS_CACHE or ~/.cache/inherent_limits."""
-    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "inherent_limits"
-    return Path(root) / f"tiny-llama-v{VERSION}"
+    """Where the tiny model is cached."""
+    return cache_root() / f"tiny-llama-v{VERSION}"
 
 
 def ensure_tiny_model() -> Path:
     """The tiny model's directory, built once; concurrent processes wait on a file lock."""
     target = tiny_model_dir()
-    if (target / "config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if not (target / "config.json").is_file():
-            print(f"building the tiny model in {target} (once, under a minute)", file=sys.stderr)
-            build_tiny_model(target)
-    return target
+    return build_once(target, "config.json", f"building the tiny model in {target} (once, under a minute)",
+                      lambda: build_tiny_model(target))

@@ -131,6 +131,17 @@ def tokenize(dataset, tokenizer, max_length: int):
     return dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc="tokenize")
 
 
+def collate_padded(tokenizer):
+    """A collator padding input_ids; labels are the ids with padding positions (attention mask 0) set
+    to -100, never masked by token id, so the EOS ending each text is learned even when pad == EOS."""
+    def collate(features):
+        batch = tokenizer.pad([{"input_ids": f["input_ids"]} for f in features], return_tensors="pt")
+        batch["labels"] = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        return batch
+
+    return collate
+
+
 def output_dir(req: TrainRequest) -> Path:
     name = req.run_name or time.strftime("%Y%m%d_%H%M%S")
     path = req.root / "saved_models" / name
@@ -347,7 +358,7 @@ def train(req: TrainRequest) -> Path:
     csv_logs.check_log(req.root / csv_logs.TRAIN_LOG)  # a damaged log fails now, not after training
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments, set_seed
+    from transformers import Trainer, TrainingArguments, set_seed
 
     from inherent_limits.models.loading import device_name, load_model, load_tokenizer, resolve_model_name
 
@@ -382,7 +393,7 @@ def train(req: TrainRequest) -> Path:
                       model=model, args=args, processing_class=tokenizer, callbacks=[_totals_callback(totals)],
                       train_dataset=tokenize(train_set, tokenizer, req.max_length),
                       eval_dataset=tokenize(val_set, tokenizer, req.max_length) if len(val_set) else None,
-                      data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False))
+                      data_collator=collate_padded(tokenizer))
     if req.resume:
         print(f"resuming from {checkpoint}" if checkpoint else f"no checkpoint in {out}: starting afresh")
     totals["started"] = time.time()
