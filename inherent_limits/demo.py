@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,10 +61,14 @@ def build_prompt_datasets(tasks: list[str], root: Path, data_dir: str, manual_di
             for c in (False, True)]
     jobs += [(BuildRequest(custom=c, dataset_type="test", gold_pipeline=g, **common),
               [t for t in tasks if t in TEST_TASKS]) for c, g in ((False, False), (True, False), (True, True))]
+    short: list[str] = []  # the bundled samples are smaller than DEMO_NUM_DATA asks for: one line, not one a task
     for request, chosen in jobs:
         for task in tqdm(chosen, desc=f"build {request.dataset_type} custom={request.custom} "
                                       f"gold={request.gold_pipeline}", unit="task", file=sys.stdout):
-            build_task(task, root, request, builder, overwrite=True)
+            build_task(task, root, request, builder, overwrite=True, warn=short.append)
+    if short:
+        print(f"note: {len(short)} train+val datasets hold fewer rows than --num_datapoints {DEMO_NUM_DATA} asks "
+              "for (the bundled samples are small); each folder's build_info.json has the rows built")
     if set(mixture_tasks("default")) <= set(tasks):
         for fmt in ("flan_prompts", "mix_prompts"):
             path, rates = make_mixture(root, fmt, num_datapoints=DEMO_NUM_DATA, seed=42, overwrite=True)
@@ -159,7 +164,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     tasks = resolve_tasks(args.tasks)
     import datasets
+    import transformers
     datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()   # one "Loading weights" bar per model load otherwise
+    # peft reads a property transformers deprecates, once per adapter load: not the project's code
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
     start = time.time()
     summary = preprocess_tasks(tasks, Path(args.root), args.data_dir or "bundled",
                                args.manual_dir or "bundled")

@@ -242,6 +242,15 @@ def test_prompts_warn_when_num_datapoints_exceeds_the_rows(capsys, tmp_path):
                     "train_rows": 17, "validation_rows": 5}
 
 
+def test_demo_collects_the_short_source_warnings_into_one_note(capsys, tmp_path):
+    from inherent_limits.demo import build_prompt_datasets
+    build_prompt_datasets(["cola", "copa"], tmp_path, "bundled", "bundled")
+    out, err = capsys.readouterr()
+    assert "wants" not in err and "wants" not in out
+    assert out.count("note: ") == 1 and re.search(r"note: [1-9]\d* train\+val datasets hold fewer rows than "
+                                                 r"--num_datapoints 16 asks for", out)
+
+
 # --- make_mixtures.py -------------------------------------------------------
 
 MIX = ["--prompt_format", "flan_prompts", "--setup", "4", "--num_datapoints", "8"]

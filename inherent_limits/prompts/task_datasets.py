@@ -17,7 +17,7 @@ import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from inherent_limits.core.atomic_files import atomic_dir
 from inherent_limits.core.errors import UserError
@@ -109,9 +109,14 @@ def build_rows(spec: TaskSpec, request: BuildRequest, builder: PromptBuilder) ->
     return columns
 
 
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def build_task(task: str, root: Path, request: BuildRequest, builder: PromptBuilder,
-               overwrite: bool = False) -> Optional[Path]:
-    """Build and save one task's dataset; None when a complete one exists and not overwrite."""
+               overwrite: bool = False, warn: Callable[[str], None] = _to_stderr) -> Optional[Path]:
+    """Build and save one task's dataset; None when a complete one exists and not overwrite.
+    A source with fewer rows than asked is built in full and `warn` is told."""
     import datasets
     spec = get_task(task)
     if request.gold_pipeline and not request.custom:
@@ -123,8 +128,8 @@ def build_task(task: str, root: Path, request: BuildRequest, builder: PromptBuil
     wanted, built = num_datapoints(request.num_data), len(columns["text"])
     short = request.dataset_type == "train+val" and built < wanted
     if short:  # the folder keeps the requested number (later stages look it up by it); BUILD_INFO has both
-        print(f"warning: task {task}: --num_datapoints {request.num_data} wants {wanted} rows, the source "
-              f"gives {built}: built {built} in {target} (see {BUILD_INFO})", file=sys.stderr)
+        warn(f"warning: task {task}: --num_datapoints {request.num_data} wants {wanted} rows, the source "
+             f"gives {built}: built {built} in {target} (see {BUILD_INFO})")
     dataset = datasets.Dataset.from_dict(columns)
     with atomic_dir(target, overwrite=overwrite) as tmp:
         if request.dataset_type == "train+val":
