@@ -53,18 +53,11 @@ def prepare(root: Path, model: str, tasks: list[str]) -> dict:
 
     from inherent_limits.core import csv_logs
     from inherent_limits.models.loading import load_tokenizer, resolve_model_name
-    from inherent_limits.prompts.builder import PromptBuilder
-    from inherent_limits.prompts.task_datasets import BuildRequest, build_task
+    from inherent_limits.prompts.task_datasets import build_sets
     from inherent_limits.training.lora import TrainRequest, train
 
     datasets.disable_progress_bars()
-    builder, common = PromptBuilder.from_files(), dict(num_data=32, data_dir="bundled", manual_dir="bundled")
-    for task in tasks:
-        for custom in (False, True):
-            build_task(task, root, BuildRequest(custom=custom, dataset_type="train+val", **common), builder)
-        for custom, gold in ((False, False), (True, False), (True, True)):
-            build_task(task, root, BuildRequest(custom=custom, dataset_type="test", gold_pipeline=gold, **common),
-                       builder)
+    build_sets(root, tasks, num_data=32)
     tokenizer = load_tokenizer(resolve_model_name(model))
     figures = {}
     for run, fmt in (("regular", "flan_prompts"), ("samplegen", "mix_prompts")):

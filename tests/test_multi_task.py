@@ -7,8 +7,7 @@ import pytest
 from inherent_limits.core import csv_logs
 from inherent_limits.evaluation.response_files import read_responses
 from inherent_limits.evaluation.runner import CallProgress, EvalRequest, run_evaluation, run_many
-from inherent_limits.prompts.builder import PromptBuilder
-from inherent_limits.prompts.task_datasets import BuildRequest, build_task
+from inherent_limits.prompts.task_datasets import build_sets
 
 pytestmark = pytest.mark.slow
 TASKS = ("cola", "wic")
@@ -22,12 +21,7 @@ def root(tmp_path_factory, tiny_model):
     import datasets
     datasets.disable_progress_bars()
     root = tmp_path_factory.mktemp("multi")
-    builder, common = PromptBuilder.from_files(), dict(num_data=8, data_dir="bundled", manual_dir="bundled")
-    for task in TASKS:
-        build_task(task, root, BuildRequest(custom=True, dataset_type="train+val", **common), builder)
-        for custom, gold in ((False, False), (True, True)):
-            build_task(task, root, BuildRequest(custom=custom, dataset_type="test", gold_pipeline=gold, **common),
-                       builder)
+    build_sets(root, TASKS, num_data=8, train_custom=(True,), test_sets=((False, False), (True, True)))
     return root
 
 

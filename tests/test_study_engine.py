@@ -9,8 +9,7 @@ from inherent_limits.core import csv_logs
 from inherent_limits.evaluation.generation import VLLMSettings
 from inherent_limits.evaluation.response_files import read_responses
 from inherent_limits.evaluation.runner import EvalRequest, run_many, run_order
-from inherent_limits.prompts.builder import PromptBuilder
-from inherent_limits.prompts.task_datasets import BuildRequest, build_task
+from inherent_limits.prompts.task_datasets import build_sets
 from inherent_limits.training.lora import TrainRequest, train
 
 pytestmark = pytest.mark.slow
@@ -27,13 +26,7 @@ def study(tmp_path_factory, tiny_model):
     import datasets
     datasets.disable_progress_bars()
     root = tmp_path_factory.mktemp("study-engine")
-    builder, common = PromptBuilder.from_files(), dict(num_data=8, data_dir="bundled", manual_dir="bundled")
-    for task in TASKS:
-        for custom in (False, True):
-            build_task(task, root, BuildRequest(custom=custom, dataset_type="train+val", **common), builder)
-        for custom, gold in ((False, False), (True, False), (True, True)):
-            build_task(task, root, BuildRequest(custom=custom, dataset_type="test", gold_pipeline=gold, **common),
-                       builder)
+    build_sets(root, TASKS, num_data=8)
     for run, fmt in (("regular", "flan_prompts"), ("samplegen", "mix_prompts")):
         train(TrainRequest(root=root, dataset=f"{fmt}/cola/8", model="tiny", job="t", run_name=run, batch_size=4,
                            num_epochs=1, learning_rate=3e-3, max_length=768, gradient_checkpointing=False))

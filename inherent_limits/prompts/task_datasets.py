@@ -148,3 +148,20 @@ def build_task(task: str, root: Path, request: BuildRequest, builder: PromptBuil
                         validation_rows=len(dataset["test"]))
         (tmp / BUILD_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
     return target
+
+
+TEST_SETS = ((False, False), (True, False), (True, True))  # (custom, gold_pipeline): Regular, SampleGen, Gold
+
+
+def build_sets(root: Path, tasks, num_data: int, data_dir: str = "bundled", manual_dir: str = "bundled",
+               train_custom=(False, True), test_sets=TEST_SETS) -> None:
+    """The train+val datasets (`train_custom`: False Regular, True SampleGen) and the test sets
+    (`test_sets`: (custom, gold_pipeline) pairs) of `tasks`, as create_prompts.py builds them."""
+    builder = PromptBuilder.from_files()
+    common = dict(num_data=num_data, data_dir=data_dir, manual_dir=manual_dir)
+    for task in tasks:
+        for custom in train_custom:
+            build_task(task, root, BuildRequest(custom=custom, dataset_type="train+val", **common), builder)
+        for custom, gold in test_sets:
+            build_task(task, root, BuildRequest(custom=custom, dataset_type="test", gold_pipeline=gold, **common),
+                       builder)
