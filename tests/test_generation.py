@@ -70,13 +70,35 @@ def test_generate_batches_covers_every_prompt_once_longest_first(loaded):
     backend = HFBackend(model, tokenizer, batch_size=4, max_new_tokens=4)
     batches = list(backend.generate_batches(texts, progress=False))
     assert [len(b) for b in batches] == [4, 4, 2]
-    indices = [i for batch in batches for i, _ in batch]
+    indices = [i for batch in batches for i, _, _ in batch]
     assert sorted(indices) == list(range(10))
     lengths = [len(tokenizer(t)["input_ids"]) for t in texts]
     assert [lengths[i] for i in indices] == sorted(lengths, reverse=True)
-    by_index = dict(pair for batch in batches for pair in batch)
+    by_index = {i: text for batch in batches for i, text, _ in batch}
     assert backend.generate(texts, progress=False) == [by_index[i] for i in range(10)]
     assert backend.generate([], progress=False) == []
+
+
+def test_stopped_says_whether_generation_ended_on_the_eos_token(loaded):
+    """A token the model writes for some prompts and not others becomes the EOS: exactly those stop."""
+    model, tokenizer = loaded
+    texts = prompts(8)
+    ids = [tokenizer(t)["input_ids"] for t in texts]
+    free = [model.generate(input_ids=torch.tensor([i]), max_new_tokens=12, do_sample=False,
+                           pad_token_id=tokenizer.pad_token_id, eos_token_id=None)[0, len(i):].tolist() for i in ids]
+    eos = free[0][5]
+    expected = [eos in f for f in free]
+    assert True in expected and False in expected
+    saved = model.generation_config.eos_token_id
+    model.generation_config.eos_token_id = eos
+    try:
+        batches = list(HFBackend(model, tokenizer, batch_size=3, max_new_tokens=12).generate_batches(
+            texts, progress=False))
+    finally:
+        model.generation_config.eos_token_id = saved
+    got = {i: (text, stopped) for batch in batches for i, text, stopped in batch}
+    assert [got[i][1] for i in range(8)] == expected
+    assert len(tokenizer(got[0][0], add_special_tokens=False)["input_ids"]) < 12  # cut at the new EOS
 
 
 def test_outputs_are_new_text_only(loaded):

@@ -42,7 +42,7 @@ def train_regular_run(root):
         build_task(task, root, BuildRequest(custom=False, dataset_type="test", **common), builder)
     make_mixture(root, "flan_prompts", num_datapoints=8, seed=42)
     train(TrainRequest(root=root, dataset="flan_prompts_mixture", model=MODEL, job="real", run_name="regular",
-                       num_train=48, batch_size=4, num_epochs=1, learning_rate=5e-3, max_length=384,
+                       num_train=96, batch_size=4, num_epochs=1, learning_rate=5e-3, max_length=384,
                        gradient_checkpointing=False))
     return root
 
@@ -107,6 +107,19 @@ def test_tuned_answers_differ_from_base_and_follow_the_format(tuned, smol):
     in_options = sum(a in item.options for a, item in zip(answers, items))
     print(f"\n[realmodel] tuned answers that are one of the item's options: {in_options}/{len(items)}")
     assert in_options > len(items) // 2, list(zip(answers, [i.options for i in items]))
+
+
+def test_tuned_answers_end_with_eos_well_before_the_limit(tuned, smol):
+    """SmolLM2's pad token is its EOS: a collator masking labels by pad id would never teach the stop."""
+    prompts = [item.text for item in flan_items(tuned)]
+    backend = _tuned_backend(tuned, smol)
+    out = [row for batch in backend.generate_batches(prompts, progress=False) for row in batch]
+    stopped = [text for _, text, stop in out if stop]
+    print(f"\n[realmodel] tuned answers ending with EOS within {NEW_TOKENS} tokens: {len(stopped)}/{len(out)}")
+    assert len(stopped) >= len(out) * 3 // 4, [text for _, text, stop in out if not stop]
+    tokenizer = load_tokenizer(smol)
+    lengths = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in stopped]
+    assert max(lengths) <= NEW_TOKENS * 3 // 4, lengths    # an answer and its end, not a run to the cap
 
 
 def test_cot_decoding_gives_k_non_empty_branches_with_confidences_in_0_1(smol):

@@ -26,11 +26,14 @@ def test_greedy_outputs_equal_the_hf_backend(study, tuned):
     root, smol, adapter, engine = study
     prompts = [item.text for item in flan_items(root)]
     adapter = adapter if tuned else None
-    hf = make_backend("hf", smol, adapter=adapter, batch_size=8, max_new_tokens=NEW_TOKENS).generate(
-        prompts, progress=False)
-    vllm = engine.backend(adapter, max_new_tokens=NEW_TOKENS).generate(prompts, progress=False)
-    assert len(set(hf)) > len(prompts) // 4, "outputs too uniform to compare"
-    assert vllm == hf
+    backends = {"hf": make_backend("hf", smol, adapter=adapter, batch_size=8, max_new_tokens=NEW_TOKENS),
+                "vllm": engine.backend(adapter, max_new_tokens=NEW_TOKENS)}
+    out = {name: {i: (text, stopped) for batch in backend.generate_batches(prompts, progress=False)
+                  for i, text, stopped in batch} for name, backend in backends.items()}
+    assert len({text for text, _ in out["hf"].values()}) > len(prompts) // 4, "outputs too uniform to compare"
+    assert out["vllm"] == out["hf"]            # the texts, and whether each ended on EOS
+    if tuned:                                  # the tuned model stops after its answer
+        assert sum(stopped for _, stopped in out["hf"].values()) >= len(prompts) * 3 // 4
 
 
 def test_chat_prompt_has_one_bos_and_stops_at_the_end_token_on_vllm(study):

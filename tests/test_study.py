@@ -169,10 +169,13 @@ def test_interrupted_evaluation_resumes(study):
     req = _request(root, "cola", "base_zero_shot", seed=7, bertscore=False)
     from inherent_limits.evaluation.runner import base_model_of, progress_key, response_folder
     progress = Progress(response_folder(req) / f".partial-{progress_key(req, base_model_of(req))}.jsonl")
-    progress.add([(0, "RESUMED-0"), (2, "RESUMED-2")])
+    progress.add([(0, "RESUMED-0", False), (2, "RESUMED-2", True)])
     row = run_evaluation(req)
     responses = read_responses(root / row["response_file"])
     assert [r["response"] for r in responses][0] == "RESUMED-0" and responses[2]["response"] == "RESUMED-2"
+    # whether each response ended on EOS survives the resume; the new ones record it too
+    assert [r["stopped"] for r in responses[:3]][::2] == [False, True]
+    assert all(isinstance(r["stopped"], bool) for r in responses)
     assert not progress.path.exists()
 
 

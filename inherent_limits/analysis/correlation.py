@@ -48,7 +48,7 @@ BERTSCORE_METRIC = "bertscore_accuracy"
 EDIT_METRIC = "-mean_edit"
 AXIS_UNIT = "score (BERTScore acc. / task metric)"
 SCORE_COLUMNS = ("base_model", "condition", "task", "cluster", "seen", "metric", "score", "std",
-                 "n_seeds", "n_evals", "unparsable_rate", "all_unparsable", "option_share")
+                 "n_seeds", "n_evals", "unparsable_rate", "all_unparsable", "option_share", "stop_share")
 # eval_logs.csv columns whose values change a result: evaluations that differ in one are never averaged
 SETTING_COLUMNS = ("run_name", "samplegen_model_name", "test_prompt_type", "num_test", "max_new_tokens",
                    "answer_matching", "data_source")
@@ -284,14 +284,19 @@ def _seen(task: str, sets: Optional[list[set]]) -> str:
     return str(flags.pop()) if len(flags) == 1 else "unknown"
 
 
-def option_share(root: Path, response_file) -> Optional[float]:
-    """The share (%) of an eval's items with options whose processed answer is exactly one of them;
-    None when the file is gone or no item has options."""
+def answer_shares(root: Path, response_file) -> tuple[Optional[float], Optional[float]]:
+    """(option share, stop share) of an eval, in %: the share of its items with options whose processed
+    answer is exactly one of them, and the share of its responses that ended on an end-of-sequence
+    token before the new-token limit; None when the file is gone, no item has options, or the file
+    does not record where generation stopped (an older file)."""
     path = root / _text(response_file)
     if not _text(response_file) or not path.is_file():
-        return None
-    rows = [r for r in read_responses(path) if r["options"]]
-    return 100.0 * sum(r["answer"] in r["options"] for r in rows) / len(rows) if rows else None
+        return None, None
+    rows = read_responses(path)
+    with_options = [r for r in rows if r["options"]]
+    known = [r["stopped"] for r in rows if r["stopped"] is not None]
+    return (100.0 * sum(r["answer"] in r["options"] for r in with_options) / len(with_options)
+            if with_options else None, 100.0 * sum(known) / len(known) if known else None)
 
 
 def _sort_key(column: pd.Series) -> pd.Series:
@@ -353,14 +358,15 @@ def scores_by_task(logs: Logs, job_ids=None, models=None, seeds=None, group_by=(
             unparsable = float(row.get("unparsable_rate"))
         except (TypeError, ValueError):
             unparsable = math.nan
+        shares = answer_shares(logs.root, row.get("response_file"))
         records.append({"base_model": row["base_model"], "condition": row["condition"],
                         "task": _text(row["test_task"]), "seed": _text(row.get("seed")), "metric": metric,
                         "value": value, "job_id": _job_id(row.get("job_id")), "unparsable_rate": unparsable,
-                        "option_share": option_share(logs.root, row.get("response_file")),
+                        "option_share": shares[0], "stop_share": shares[1],
                         **{c: _text(row.get(c)) for c in SETTING_COLUMNS}})
     notes.extend(f"skipped {n} eval row(s): {reason}" for reason, n in sorted(skipped.items()))
     frame = pd.DataFrame(records, columns=["base_model", "condition", "task", "seed", "metric", "value", "job_id",
-                                           "unparsable_rate", "option_share", *SETTING_COLUMNS])
+                                           "unparsable_rate", "option_share", "stop_share", *SETTING_COLUMNS])
     kept_apart = [c for c in SETTING_COLUMNS if c in group_by]
     checked = [c for c in SETTING_COLUMNS if c not in group_by]
     frame["group"] = [f"{m} [{_settings_text(dict(zip(kept_apart, values)))}]" if kept_apart else m
@@ -383,7 +389,8 @@ def scores_by_task(logs: Logs, job_ids=None, models=None, seeds=None, group_by=(
                       "n_seeds": len(per_seed), "n_evals": len(cell),
                       "unparsable_rate": float(rates.mean()) if len(rates) else None,
                       "all_unparsable": bool(len(rates) == len(cell) and (rates >= 100).all()),
-                      "option_share": cell["option_share"].astype(float).mean()})
+                      "option_share": cell["option_share"].astype(float).mean(),
+                      "stop_share": cell["stop_share"].astype(float).mean()})
     if mixed:
         raise _mixed_error(mixed, checked)
     seen = _seen_sets(rows, logs.train, notes)
@@ -585,13 +592,14 @@ def _share(value) -> str:
 
 
 def _format_cell(score) -> str:
-    return f"{_share(score['option_share'])} / {_share(score['unparsable_rate'])}"
+    return f"{_share(score['option_share'])} / {_share(score['unparsable_rate'])} / {_share(score['stop_share'])}"
 
 
 def _format_tables(scores: pd.DataFrame) -> list[str]:
-    """Per model: option share and unparsable rate per condition and task, and their means."""
+    """Per model: option share, unparsable rate and stop share per condition and task, and their means."""
     def means(mine, conditions):
-        return ["**mean**"] + [_format_cell(mine[mine["condition"] == c][["option_share", "unparsable_rate"]]
+        shares = ["option_share", "unparsable_rate", "stop_share"]
+        return ["**mean**"] + [_format_cell(mine[mine["condition"] == c][shares]
                                             .astype(float).mean()) for c in conditions]
 
     return _condition_tables(scores, ["task"], lambda task, cells: [task], _format_cell, means)
@@ -620,10 +628,13 @@ def render_report(logs: Logs, scores: pd.DataFrame, table: pd.DataFrame, plots: 
               "happens to be closest to. The full table is [scores_by_task.csv](scores_by_task.csv)."]
     lines += _score_tables(scores)
     lines += ["", "## Answer format by condition", "",
-              "Option share / unparsable rate: the share of items with options whose processed answer is "
-              "exactly one of the item's options (– for tasks without options), and the share the answer "
-              "rules could not read. A base model's first line still counts as parsed when it is no option, "
-              "so only the option share shows whether a model answers in the task's format."]
+              "Option share / unparsable rate / stop share: the share of items with options whose processed "
+              "answer is exactly one of the item's options (– for tasks without options), the share the "
+              "answer rules could not read, and the share of responses that ended on the model's "
+              "end-of-sequence token before the new-token limit (– where the response files do not record "
+              "it). A base model's first line still counts as parsed when it is no option, so only the "
+              "option share shows whether a model answers in the task's format; a tuned model that never "
+              "stops costs the whole new-token limit on every item."]
     lines += _format_tables(scores)
     main = table[table["subset"] == "all"]
     order = {g: i for i, g in enumerate([*sorted(set(scores["base_model"])), "pooled"])}

@@ -1,7 +1,9 @@
 """Inference backends behind one interface: Hugging Face `generate` and vLLM.
 
 Both give greedy outputs (the new text only, special tokens removed) and yield them in
-chunks as (original index, text) pairs, so callers can save progress as they go. Both
+chunks as (original index, text, stopped) triples, so callers can save progress as they go;
+`stopped` is True when generation ended on an end-of-sequence token, False when it ran to
+the new-token limit. Both
 tokenize, decode, stop and choose the dtype the same way, so their greedy outputs agree.
 """
 from __future__ import annotations
@@ -56,8 +58,8 @@ class HFBackend:
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
         return ids.to(self.model.device), mask.to(self.model.device)
 
-    def generate_batches(self, prompts: Sequence[str], progress: bool = True) -> Iterator[list[tuple[int, str]]]:
-        """Yield, batch by batch (longest prompts first), (index in `prompts`, generated text) pairs."""
+    def generate_batches(self, prompts: Sequence[str], progress: bool = True) -> Iterator[list[tuple[int, str, bool]]]:
+        """Yield, batch by batch (longest prompts first), (index in `prompts`, generated text, stopped) triples."""
         import torch
 
         if not prompts:
@@ -65,16 +67,19 @@ class HFBackend:
         encoded = [ids[-self.max_input_tokens:] for ids in self.tokenizer(list(prompts))["input_ids"]]
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         config = self._generation_config()
+        eos = [config.eos_token_id] if isinstance(config.eos_token_id, int) else list(config.eos_token_id)
         with tqdm(total=len(order), desc="generating", unit="prompt", disable=not progress) as bar:
             for start in range(0, len(order), self.batch_size):
                 indices = order[start:start + self.batch_size]
                 ids, mask = self._batch([encoded[i] for i in indices])
                 with torch.inference_mode():
                     out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
-                texts = self.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True,
+                new = out[:, ids.shape[1]:]
+                texts = self.tokenizer.batch_decode(new, skip_special_tokens=True,
                                                     clean_up_tokenization_spaces=False)
+                stopped = torch.isin(new, torch.tensor(eos, device=new.device)).any(dim=1).tolist()
                 bar.update(len(indices))
-                yield list(zip(indices, texts))
+                yield list(zip(indices, texts, stopped))
 
     def generate(self, prompts: Sequence[str], progress: bool = True) -> list[str]:
         """All outputs, in input order."""
@@ -232,13 +237,13 @@ class VLLMBackend:
             yield from ((start + i, out.outputs[0]) for i, out in enumerate(results))
 
     def generate_batches(self, prompts: Sequence[str], progress: bool = True,
-                         names: Optional[Sequence[int]] = None) -> Iterator[list[tuple[int, str]]]:
+                         names: Optional[Sequence[int]] = None) -> Iterator[list[tuple[int, str, bool]]]:
         """Yield outputs in chunks of VLLM_CHUNK prompts (vLLM schedules each chunk itself);
         `names`: how errors name the prompts (default: their positions)."""
-        batch: list[tuple[int, str]] = []
+        batch: list[tuple[int, str, bool]] = []
         with tqdm(total=len(prompts), desc="generating", unit="prompt", disable=not progress) as bar:
             for index, out in self.outputs(prompts, names=names):
-                batch.append((index, self.decode(out.token_ids)))
+                batch.append((index, self.decode(out.token_ids), out.finish_reason == "stop"))
                 if len(batch) == VLLM_CHUNK or index == len(prompts) - 1:
                     bar.update(len(batch))
                     yield batch
@@ -285,7 +290,7 @@ def eos_ids(model, tokenizer) -> list[int]:
 def _in_order(batches, count: int) -> list[str]:
     out: list[Optional[str]] = [None] * count
     for batch in batches:
-        for index, text in batch:
+        for index, text, _ in batch:
             out[index] = text
     return out
 

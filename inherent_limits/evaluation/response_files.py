@@ -2,7 +2,8 @@
 
 Columns: test_example, response, target, proc_model_response, gold_options ("###"-joined),
 as the reference; added: parsed (False: no answer could be read), references (JSON list of
-accepted answers) and group_id. While an evaluation runs, each finished batch is appended
+accepted answers), group_id and stopped (True: generation ended on an end-of-sequence token,
+False: it ran to the new-token limit; empty where unknown). While an evaluation runs, each finished batch is appended
 to a hidden `.partial-<key>.jsonl` beside the final file, so a rerun with the same settings
 continues where it stopped; the TSV is written atomically at the end.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 from inherent_limits.core.errors import UserError
 
@@ -29,10 +30,11 @@ def write_responses(path: Path, rows: Sequence[dict]) -> None:
 
 
 def response_row(text: str, response: str, target: str, answer: str, parsed: bool, options: Sequence[str],
-                 references: Sequence[str], group_id: str = "", **extra) -> dict:
+                 references: Sequence[str], group_id: str = "", stopped: Optional[bool] = None, **extra) -> dict:
     return {"test_example": text, "response": response, "target": target, "proc_model_response": answer,
             "gold_options": OPTION_SEP.join(options), "parsed": parsed,
-            "references": json.dumps(list(references), ensure_ascii=False), "group_id": group_id, **extra}
+            "references": json.dumps(list(references), ensure_ascii=False), "group_id": group_id,
+            "stopped": "" if stopped is None else stopped, **extra}
 
 
 def read_frame(path, required: Sequence[str]):
@@ -62,16 +64,19 @@ def read_responses(path: Path) -> list[dict]:
         refs = json.loads(rec["references"]) if rec.get("references") else [rec["target"]]
         rows.append({"text": rec.get("test_example", ""), "response": rec["response"], "target": rec["target"],
                      "answer": rec.get("proc_model_response", ""), "parsed": rec.get("parsed", "True") != "False",
-                     "options": options, "references": refs, "group_id": rec.get("group_id", "")})
+                     "options": options, "references": refs, "group_id": rec.get("group_id", ""),
+                     "stopped": {"True": True, "False": False}.get(rec.get("stopped", ""))})
     return rows
 
 
 class Progress:
-    """Responses finished so far, keyed by item index, in an append-only JSONL file."""
+    """Responses finished so far, keyed by item index, in an append-only JSONL file; `stopped`
+    says per item whether generation ended on an end-of-sequence token (None: not recorded)."""
 
     def __init__(self, path: Path):
         self.path = path
         self.done: dict[int, str] = {}
+        self.stopped: dict[int, Optional[bool]] = {}
         if path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
@@ -79,13 +84,15 @@ class Progress:
                 except json.JSONDecodeError:
                     continue  # a line cut by an interruption: regenerate that item
                 self.done[int(record["i"])] = record["response"]
+                self.stopped[int(record["i"])] = record.get("stopped")
 
-    def add(self, batch: Iterable[tuple[int, str]]) -> None:
+    def add(self, batch: Iterable[tuple[int, str, Optional[bool]]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as out:
-            for index, response in batch:
-                self.done[index] = response
-                out.write(json.dumps({"i": index, "response": response}, ensure_ascii=False) + "\n")
+            for index, response, stopped in batch:
+                self.done[index], self.stopped[index] = response, stopped
+                out.write(json.dumps({"i": index, "response": response, "stopped": stopped},
+                                     ensure_ascii=False) + "\n")
             out.flush()
             os.fsync(out.fileno())
 

@@ -252,7 +252,7 @@ def _generate(req: EvalRequest, base_model: str, adapter: Optional[Path], items:
         prompts = [items[i].text for i in todo]
         named = {"names": todo} if req.backend == "vllm" else {}  # vLLM refuses prompts too long, by item
         for batch in backend.generate_batches(prompts, **named):
-            progress.add((todo[j], text) for j, text in batch)
+            progress.add((todo[j], text, stopped) for j, text, stopped in batch)
     return [progress.done[i] for i in range(len(items))]
 
 
@@ -371,10 +371,10 @@ def run_evaluation(req: EvalRequest, backend=None, on_logged: Optional[Callable[
     responses = _generate(req, base_model, adapter, items, progress, backend)
     settings = answer_settings(req, spec)
     rows = []
-    for item, response in zip(items, responses):
+    for index, (item, response) in enumerate(zip(items, responses)):
         answer = extract_answer(response, options=item.options, **settings)
         rows.append(response_row(item.text, response, item.target, answer.text, answer.parsed, item.options,
-                                 item.references, item.group_id,
+                                 item.references, item.group_id, progress.stopped.get(index),
                                  **({"samplegen_eval_file": samplegen_file} if samplegen_file else {})))
     result = score(spec, [dict(r, options=i.options, references=i.references) for r, i in zip(rows, items)],
                    req.answer_matching)
@@ -421,7 +421,7 @@ def rescore(root: Path, response_file: Path, job: str, answer_matching: Optional
     for r in rows:
         answer = extract_answer(r["response"], options=r["options"], **settings)
         out.append(response_row(r["text"], r["response"], r["target"], answer.text, answer.parsed, r["options"],
-                                r["references"], r["group_id"]))
+                                r["references"], r["group_id"], r["stopped"]))
     result = score(spec, [dict(o, options=r["options"], references=r["references"]) for o, r in zip(out, rows)],
                    matching)
     write_responses(Path(response_file), out)
