@@ -169,6 +169,7 @@ def test_group_metrics_ranked_branches_confidence_and_vote():
     assert m["curve"] == [0.0, 0.0, 0.5]            # ranked: any correct among the first k branches
     assert m["mean_correct"] == pytest.approx(1 / 6)
     assert (m["cot_at_1"], m["cot_vote"], m["timeouts"]) == (0.5, 0.0, 1)
+    assert m["no_answer"] == 3                      # item b's three branches; incomplete item c not counted
     sampled = [{**r, "decoding": "sample"} for r in rows]
     (s,) = group_metrics(sampled, ("standard",), curves=True)
     assert s["curve"] == pytest.approx([1 / 6, 1 / 3, 0.5])  # the unbiased estimator

@@ -97,6 +97,27 @@ def test_training_saves_adapter_and_logs(study, tiny):
     assert set(log["device"]) == {"cpu"} and (log["num_train"] == 32).all()
 
 
+def test_a_model_built_on_first_use_does_not_change_the_run(study, monkeypatch, tmp_path):
+    """Resolving the model may build or convert it first (drawing random numbers): the adapter
+    trained right after must equal one trained with the model already there."""
+    import torch
+
+    from inherent_limits.models import loading
+    root, runs = study
+    resolve = loading.resolve_model_name
+
+    def resolve_after_building(name):
+        torch.rand(1000)   # what building the tiny model or converting a GGUF does to the global RNG
+        return resolve(name)
+
+    monkeypatch.setattr(loading, "resolve_model_name", resolve_after_building)
+    train(TrainRequest(root=tmp_path, dataset=str(root / "data" / "flan_prompts_mixture"), model="tiny", job=JOB,
+                       run_name="regular", num_train=32, batch_size=4, num_epochs=2, learning_rate=3e-3,
+                       max_length=768, gradient_checkpointing=False))
+    again = tmp_path / "saved_models" / "regular" / "adapter_model.safetensors"
+    assert again.read_bytes() == (runs["regular"] / "adapter_model.safetensors").read_bytes()
+
+
 def test_every_condition_logs_a_row_and_a_response_file(evaluated):
     root, rows = evaluated
     log = csv_logs.read_log(root / "eval_logs.csv")

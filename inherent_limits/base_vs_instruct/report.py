@@ -105,6 +105,7 @@ def group_metrics(rows: list[dict], graders: Optional[tuple[str, ...]] = None,
                 metrics["cot_at_1"] = _mean(float(cot_at_1(s, grader)) for s in complete)
                 metrics["cot_vote"] = _mean(float(cot_vote(s, grader)) for s in complete)
             metrics["timeouts"] = sum(_flag(r.get(f"timeout_{grader}")) for s in complete for r in s)
+            metrics["no_answer"] = sum(not r.get("extracted") for s in complete for r in s)
             out.append(metrics)
     return out
 
@@ -212,12 +213,14 @@ def render(metrics: list[dict], source: str) -> str:
         ["(needs both math500 and math_perturb_hard in the log)", ""]
     lines += ["## Every group", "", "pass@1: the unbiased estimate for samples (equal to the mean correct share), the top-1 "
               "first token's branch for CoT; mean = mean correct share; cot@1 = max-confidence branch; "
-              "vote = confidence-weighted vote.", ""]
+              "vote = confidence-weighted vote; no answer = samples (of items x n) from which no answer was "
+              "extracted (they count as wrong).", ""]
     lines += _table(["model", "side", "dataset", "prompting", "shots", "seed", "decoding", "grader", "items", "n",
-                     "mean", "pass@1", "pass@n", "cot@1", "vote", "timeouts"],
+                     "mean", "pass@1", "pass@n", "cot@1", "vote", "no answer", "timeouts"],
                     [[m["model"], m["model_kind"], m["dataset"], m["prompting"], str(m["n_shots"]), str(m["seed"]),
                       _decoding(m), m["grader"], str(m["n_items"]), str(m["n"]), _pct(m["mean_correct"]), _pct(m["curve"][0]),
-                      _pct(m["curve"][-1]), _pct(m.get("cot_at_1")), _pct(m.get("cot_vote")), str(m["timeouts"])]
+                      _pct(m["curve"][-1]), _pct(m.get("cot_at_1")), _pct(m.get("cot_vote")),
+                      f"{m['no_answer']}/{m['n_items'] * m['n']}", str(m["timeouts"])]
                      for m in metrics])
     lines += ["## Figures", ""]
     for dataset in sorted({m["dataset"] for m in metrics}):

@@ -363,9 +363,9 @@ def train(req: TrainRequest) -> Path:
     from inherent_limits.models.loading import device_name, load_model, load_tokenizer, resolve_model_name
 
     train_set, val_set = load_mixture(req.root, req.dataset, req.num_train, req.num_val, req.seed)
-    set_seed(req.seed)
     cuda = torch.cuda.is_available()
-    path = resolve_model_name(req.model)
+    path = resolve_model_name(req.model)  # may build or convert a model, drawing random numbers: before the seed
+    set_seed(req.seed)
     tokenizer = load_tokenizer(path, padding_side="right")
     model = load_model(path, load_in_4bit=req.load_in_4bit, trainable=True)
     if req.load_in_4bit:
