@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: CoT decoding on HF: the prompt's KV cache shared by the K branches vs re-running the prompt.
 
-Same model (the tiny one, CPU), same prompts (zero-shot prompts of the bundled GSM8K items), same
+Same model (the tiny one by default, or --model, e.g. smollm2-135m-instruct; CPU), same prompts (zero-shot prompts of the bundled GSM8K items), same
 K and length, three ways to continue the K branches after the first-step forward pass:
 - cache (the study's): the prompts of the call in one padded pass, its KV cache repeated K times,
   all P x K branches continued from their first token in one generate call;
@@ -12,7 +12,8 @@ Branches (ids) must be identical and margins equal within 1e-4. Runs are interle
 rounds); the best time counts, the per-round ratios give the spread. The last two lines are the
 ratios over the cache path.
 
-    python benchmarks/bench_cot_decoding.py [--prompts 8] [--k 20] [--max_new_tokens 48] [--repeats 3] [--threads 1]
+    python benchmarks/bench_cot_decoding.py [--model tiny] [--prompts 8] [--k 20] [--max_new_tokens 48]
+        [--repeats 3] [--threads 1]
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def prompts(count: int, tokenizer) -> list[list[int]]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="tiny",
+                        help="the model: tiny, a named offline model, a folder or hub id (default: tiny)")
     parser.add_argument("--prompts", type=int, default=8, help="GSM8K items (default: 8)")
     parser.add_argument("--k", type=int, default=20, help="branches per prompt (default: 20)")
     parser.add_argument("--max_new_tokens", type=int, default=48, help="tokens per branch (default: 48)")
@@ -48,7 +51,7 @@ def main(argv=None) -> None:
     from inherent_limits.models.loading import load_model, load_tokenizer, resolve_model_name
 
     threads = set_threads(args.threads)
-    path = resolve_model_name("tiny")
+    path = resolve_model_name(args.model)
     tokenizer = load_tokenizer(path)
     decoder = HFDecoder(load_model(path), tokenizer)
     ids = prompts(args.prompts, tokenizer)
@@ -63,7 +66,7 @@ def main(argv=None) -> None:
             for b, s in zip(ours, theirs):
                 assert max((abs(x - y) for x, y in zip(b.margins, s.margins)), default=0.0) < 1e-4, "margins differ"
     branches = len(ids) * args.k
-    print(f"{len(ids)} prompts x {args.k} branches x {args.max_new_tokens} new tokens, tiny model, "
+    print(f"{len(ids)} prompts x {args.k} branches x {args.max_new_tokens} new tokens, model {args.model}, "
           f"{threads} thread(s), {args.repeats} interleaved rounds; branches identical in all three")
     for mode, label in zip(MODES, ("KV cache shared, one call", "rows re-run the prompt", "one call per branch")):
         print(f"{mode:6} ({label:26}) {spread(times[mode])}  ({branches / min(times[mode]):7.1f} branches/s)")
