@@ -267,3 +267,21 @@ def test_named_models_keep_their_names_in_logs():
 
     assert base_model_name("smollm2-135m-instruct") == "smollm2-135m-instruct"
     assert base_model_name("tiny") == "tiny"
+
+
+def test_a_first_use_build_leaves_the_random_state_alone(tmp_path):
+    """Building the tiny model or converting a GGUF initialises weights at random: a run that builds
+    on first use must draw the same numbers afterwards as one that finds the model cached."""
+    from inherent_limits.models.offline import build_once
+
+    def build():
+        torch.nn.Linear(64, 64)      # a random initialisation, as from_config does
+        (tmp_path / "model").mkdir()
+        (tmp_path / "model" / "done").write_text("")
+
+    torch.manual_seed(7)
+    expected = torch.rand(4)
+    torch.manual_seed(7)
+    assert build_once(tmp_path / "model", "done", "building", build) == tmp_path / "model"
+    assert (tmp_path / "model" / "done").is_file()
+    assert torch.equal(torch.rand(4), expected)

@@ -131,14 +131,17 @@ def convert_gguf(gguf: Path, out_dir: Path, info: dict) -> None:
 
 def build_once(target: Path, marker: str, message: str, build) -> Path:
     """`target` once it holds `marker`; else `build()` makes it, printing `message`, under a file lock
-    (concurrent processes wait for one build)."""
+    (concurrent processes wait for one build). The build leaves torch's random state as it found it,
+    so a run that builds or converts its model on first use draws the same numbers as a later one."""
     if (target / marker).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         if not (target / marker).is_file():
+            import torch
             print(message, file=sys.stderr)
-            build()
+            with torch.random.fork_rng(devices=[]):
+                build()
     return target
 
 
